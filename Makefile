@@ -1,0 +1,37 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: run test install migrate bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+	mkdir -p var
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+# Web and worker together; Ctrl-C stops both.
+run: migrate
+	$(PY) manage.py create_demo_accounts
+	@echo "ttsjobs on http://127.0.0.1:$(PORT)/  (demo/demo, admin/admin)"
+	@trap 'kill 0' INT TERM; \
+	$(PY) manage.py run_worker & \
+	$(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload & \
+	wait
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) bench/api.py
+
+clean:
+	rm -rf var/test-*.sqlite3* .pytest_cache test-artifacts

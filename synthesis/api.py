@@ -1,0 +1,186 @@
+"""JSON API v1. Same model methods as the pages; only the transport differs.
+
+Errors are ``{"error": CODE, "message": text, "details": {...}}``.
+"""
+
+import json
+from functools import wraps
+
+from django.http import FileResponse, HttpResponseRedirect, JsonResponse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from synthesis.audio import OUTPUT_FORMATS
+from synthesis.models import Job, JobLimitExceeded
+from synthesis.providers import available_providers
+from synthesis.validation import JobRequestInvalid, clean_job_request
+
+
+def error_response(status: int, code: str, message: str, details: dict | None = None) -> JsonResponse:
+    return JsonResponse({"error": code, "message": message, "details": details or {}}, status=status)
+
+
+def api_login_required(view):
+    """Like login_required, but answers 401 JSON instead of redirecting."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return error_response(401, "NOT_AUTHENTICATED", "Log in or send an API token.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+class JobNotFound(Exception):
+    pass
+
+
+def get_job_for_user(user, job_id) -> Job:
+    """The one way to fetch a user's job: start from the user, so another
+    user's job is indistinguishable from one that does not exist."""
+    try:
+        return Job.objects.for_user(user).get(pk=job_id)
+    except (Job.DoesNotExist, ValueError):
+        raise JobNotFound(job_id) from None
+
+
+def job_not_found(job_id) -> JsonResponse:
+    return error_response(404, "JOB_NOT_FOUND", f"No job {job_id}.", {"job_id": str(job_id)})
+
+
+def job_summary(job: Job) -> dict:
+    return {
+        "id": str(job.pk),
+        "job_type": job.job_type,
+        "status": job.status,
+        "provider": job.provider,
+        "title": job.title,
+        "progress": {"done": job.progress_done, "total": job.progress_total},
+        "created_at": job.created_at.isoformat(),
+        "started_at": job.started_at.isoformat() if job.started_at else None,
+        "completed_at": job.completed_at.isoformat() if job.completed_at else None,
+        "error_code": job.error_code or None,
+        "error_message": job.error_message or None,
+        "duration_ms": job.result_metadata.get("duration_ms"),
+        "download_url": f"/api/v1/jobs/{job.pk}/download" if job.status == Job.Status.COMPLETED else None,
+    }
+
+
+def job_detail(job: Job) -> dict:
+    return {
+        **job_summary(job),
+        "input_params": job.input_params,
+        "result_metadata": job.result_metadata,
+        "retry_count": job.retry_count,
+        "expires_at": job.expires_at.isoformat() if job.expires_at else None,
+    }
+
+
+def submit_job(request):
+    try:
+        data = json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        return error_response(400, "VALIDATION_ERROR", "The body is not valid JSON.", {"body": str(exc)})
+    try:
+        provider, params = clean_job_request(data)
+        job = Job.objects.submit(request.user, params, provider=provider)
+    except JobRequestInvalid as invalid:
+        return error_response(400, "VALIDATION_ERROR", "Some fields are not valid.", invalid.errors)
+    except JobLimitExceeded as limit:
+        return error_response(429, "JOB_LIMIT_EXCEEDED", str(limit),
+                              {"current_jobs": limit.current_jobs, "max_jobs": limit.max_jobs})
+    return JsonResponse(job_detail(job), status=201)
+
+
+def list_jobs(request):
+    errors = {}
+    limit, offset = request.GET.get("limit", "20"), request.GET.get("offset", "0")
+    try:
+        limit = int(limit)
+        if not 1 <= limit <= 100:
+            raise ValueError
+    except ValueError:
+        errors["limit"] = "Must be a whole number from 1 to 100."
+    try:
+        offset = int(offset)
+        if offset < 0:
+            raise ValueError
+    except ValueError:
+        errors["offset"] = "Must be a whole number, 0 or more."
+    status = request.GET.get("status")
+    if status and status not in Job.Status.values:
+        errors["status"] = f"Unknown status; use one of {', '.join(Job.Status.values)}."
+    if errors:
+        return error_response(400, "VALIDATION_ERROR", "Some query parameters are not valid.", errors)
+    jobs = Job.objects.for_user(request.user)
+    if status:
+        jobs = jobs.filter(status=status)
+    total = jobs.count()
+    items = [job_summary(job) for job in jobs.order_by("-created_at")[offset : offset + limit]]
+    return JsonResponse({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
+@require_http_methods(["GET", "POST"])
+@api_login_required
+def jobs(request):
+    if request.method == "POST":
+        return submit_job(request)
+    return list_jobs(request)
+
+
+@require_http_methods(["GET", "DELETE"])
+@api_login_required
+def job(request, job_id):
+    try:
+        job = get_job_for_user(request.user, job_id)
+    except JobNotFound:
+        return job_not_found(job_id)
+    if request.method == "DELETE":
+        if not job.cancel():
+            return error_response(409, "JOB_CANNOT_CANCEL", f"Only pending jobs can be cancelled; this one is {job.status}.",
+                                  {"status": job.status})
+    return JsonResponse(job_detail(job))
+
+
+def audio_response(job: Job):
+    """The stored audio of a completed job, as an attachment. On S3 a redirect
+    to a short-lived presigned URL, so the bytes don't pass through Django."""
+    storage = job.audio.storage
+    filename = f"ttsjobs-{job.pk}.{job.output_format}"
+    content_type = OUTPUT_FORMATS.get(job.output_format, "application/octet-stream")
+    if hasattr(storage, "bucket_name"):
+        url = storage.url(job.audio.name, parameters={
+            "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            "ResponseContentType": content_type,
+        })
+        return HttpResponseRedirect(url)
+    return FileResponse(storage.open(job.audio.name, "rb"), as_attachment=True, filename=filename,
+                        content_type=content_type)
+
+
+@require_GET
+@api_login_required
+def download(request, job_id):
+    try:
+        job = get_job_for_user(request.user, job_id)
+    except JobNotFound:
+        return job_not_found(job_id)
+    if job.status != Job.Status.COMPLETED or not job.audio:
+        return error_response(404, "JOB_NOT_COMPLETED", f"The job is {job.status}; there is no audio yet.",
+                              {"status": job.status})
+    return audio_response(job)
+
+
+@require_GET
+@api_login_required
+def voices(request):
+    providers = [
+        {
+            "name": provider.name,
+            "label": provider.label,
+            "capabilities": provider.capabilities.as_dict(),
+            "voices": [voice.as_dict() for voice in provider.voices()],
+        }
+        for provider in available_providers().values()
+    ]
+    return JsonResponse({"providers": providers, "output_formats": list(OUTPUT_FORMATS)})

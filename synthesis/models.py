@@ -1,0 +1,363 @@
+import logging
+import secrets
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import models, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+log = logging.getLogger("synthesis.jobs")
+
+
+class JobLimitExceeded(Exception):
+    def __init__(self, current_jobs: int, max_jobs: int):
+        super().__init__(f"You already have {current_jobs} active jobs; the limit is {max_jobs}.")
+        self.current_jobs = current_jobs
+        self.max_jobs = max_jobs
+
+
+def audio_upload_to(job, filename):
+    # The token makes the name unguessable even to someone who knows the job id.
+    ext = filename.rsplit(".", 1)[-1]
+    return f"audio/{job.created_at:%Y/%m}/{job.id}-{secrets.token_urlsafe(12)}.{ext}"
+
+
+class JobQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(owner=user)
+
+    def active(self):
+        return self.filter(status__in=Job.ACTIVE_STATUSES)
+
+    def finished(self):
+        return self.filter(status__in=Job.FINAL_STATUSES)
+
+    def expired(self, now=None):
+        """Jobs past their retention: completed/failed after TTS_RETENTION_DAYS,
+        cancelled after TTS_CANCELLED_RETENTION_DAYS (counted from completion)."""
+        now = now or timezone.now()
+        keep = now - timedelta(days=settings.TTS_RETENTION_DAYS)
+        keep_cancelled = now - timedelta(days=settings.TTS_CANCELLED_RETENTION_DAYS)
+        return self.filter(
+            Q(status__in=[Job.Status.COMPLETED, Job.Status.FAILED], completed_at__lt=keep)
+            | Q(status=Job.Status.CANCELLED, completed_at__lt=keep_cancelled)
+        )
+
+
+class JobManager(models.Manager.from_queryset(JobQuerySet)):
+    def submit(self, user, params: dict, *, provider: str) -> "Job":
+        """Create a pending job for ``user`` and enqueue its task, or raise
+        JobLimitExceeded. ``params`` must already be validated."""
+        from synthesis.tasks import enqueue_synthesis
+
+        limit = settings.TTS_MAX_ACTIVE_JOBS_PER_USER
+        with transaction.atomic():
+            # Lock the user's row so concurrent submits by the same user queue
+            # up here: the count below and the insert are then one step.
+            # (On SQLite, transaction_mode IMMEDIATE already serialises writers.)
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+            current = self.for_user(user).active().count()
+            if current >= limit:
+                raise JobLimitExceeded(current, limit)
+            job = self.create(
+                owner=user,
+                provider=provider,
+                input_params=params,
+                title=Job.make_title(params),
+                progress_total=len(params["turns"]),
+            )
+            # The ORM broker writes the queue row in this same transaction, so
+            # a job is never committed without its task, nor a task without its job.
+            job.task_id = enqueue_synthesis(job)
+            Job.objects.filter(pk=job.pk).update(task_id=job.task_id)
+        log.info("job submitted job_id=%s owner=%s turns=%d provider=%s", job.pk, user.pk, job.progress_total, provider)
+        return job
+
+    def claim(self, job_id, worker_name: str) -> "Job | None":
+        """pending → processing. Returns the job, or None when someone else
+        got it first (a second delivery, a cancel): at-least-once delivery
+        makes this the task's first act."""
+        now = timezone.now()
+        run_token = uuid.uuid4()
+        claimed = self.filter(pk=job_id, status=Job.Status.PENDING).update(
+            status=Job.Status.PROCESSING,
+            started_at=now,
+            heartbeat_at=now,
+            deadline_at=now + timedelta(seconds=settings.TTS_JOB_DEADLINE_SECONDS),
+            worker_name=worker_name,
+            run_token=run_token,
+            progress_done=0,
+        )
+        if not claimed:
+            return None
+        log.info("job claimed job_id=%s worker=%s", job_id, worker_name)
+        return self.get(pk=job_id)
+
+    def reap(self, now=None) -> dict:
+        """Fail processing jobs past their deadline or with a stale heartbeat,
+        and pending jobs nobody picked up in time."""
+        now = now or timezone.now()
+        stale = now - timedelta(seconds=settings.TTS_HEARTBEAT_STALE_SECONDS)
+        too_old = now - timedelta(seconds=settings.TTS_PENDING_MAX_AGE_SECONDS)
+        counts = {}
+        counts["timeout"] = self._fail_where(
+            Q(status=Job.Status.PROCESSING, deadline_at__lt=now),
+            "TIMEOUT",
+            "The job ran past its time limit and was stopped.",
+            now,
+        )
+        counts["stale"] = self._fail_where(
+            Q(status=Job.Status.PROCESSING, heartbeat_at__lt=stale),
+            "WORKER_LOST",
+            "The worker running this job stopped responding.",
+            now,
+        )
+        counts["pending_expired"] = self._fail_where(
+            Q(status=Job.Status.PENDING, created_at__lt=too_old),
+            "QUEUE_EXPIRED",
+            "No worker picked this job up in time.",
+            now,
+        )
+        return counts
+
+    def fail_interrupted(self, worker_name: str, now=None) -> int:
+        """Called at worker start-up: anything this worker name was processing
+        died with the previous run."""
+        return self._fail_where(
+            Q(status=Job.Status.PROCESSING, worker_name=worker_name),
+            "INTERRUPTED",
+            "The worker restarted while this job was running.",
+            now or timezone.now(),
+        )
+
+    def delete_expired(self, now=None, *, batch_size: int = 500, dry_run: bool = False) -> dict:
+        """Delete jobs past retention with their audio, in batches so no lock
+        is held for long. A missing file is fine; a storage error keeps the
+        row for the next run."""
+        expired = self.expired(now).order_by("completed_at")
+        if dry_run:
+            return {"deleted": 0, "would_delete": expired.count(), "errors": 0}
+        deleted, skipped = 0, []
+        while True:
+            # Each batch is its own short transaction; rows whose audio could
+            # not be deleted are skipped so the loop ends.
+            jobs = list(expired.exclude(pk__in=skipped)[:batch_size])
+            if not jobs:
+                break
+            for job in jobs:
+                try:
+                    job.delete_with_audio()
+                    deleted += 1
+                except Exception:
+                    skipped.append(job.pk)
+                    log.exception("cleanup could not delete audio job_id=%s", job.pk)
+        errors = len(skipped)
+        return {"deleted": deleted, "errors": errors}
+
+    def _fail_where(self, condition, code, message, now) -> int:
+        ids = list(self.filter(condition).values_list("pk", flat=True))
+        failed = 0
+        for job_id in ids:
+            # Re-check the condition in the UPDATE: the job may have completed
+            # between the SELECT and here.
+            failed += self.filter(condition, pk=job_id).update(
+                status=Job.Status.FAILED, error_code=code, error_message=message, completed_at=now
+            )
+            log.info("job reaped job_id=%s code=%s", job_id, code)
+        return failed
+
+
+class Job(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PROCESSING = "processing"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    ACTIVE_STATUSES = (Status.PENDING, Status.PROCESSING)
+    FINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    job_type = models.CharField(max_length=32, default="multi_role_tts")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    provider = models.CharField(max_length=32)
+    title = models.CharField(max_length=120, blank=True)
+    input_params = models.JSONField()
+
+    audio = models.FileField(upload_to=audio_upload_to, blank=True, max_length=255)
+    result_metadata = models.JSONField(default=dict, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+    retry_count = models.PositiveIntegerField(default=0)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+
+    # Proof of ownership of a run: set by the claim, required by every later
+    # move, so a worker whose job was reaped cannot complete it afterwards.
+    worker_name = models.CharField(max_length=255, blank=True)
+    run_token = models.UUIDField(null=True, blank=True, editable=False)
+    task_id = models.CharField(max_length=64, blank=True)
+
+    objects = JobManager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="job_owner_recent"),
+            models.Index(fields=["owner", "status", "-created_at"], name="job_owner_status"),
+            models.Index(fields=["status", "deadline_at"], name="job_status_deadline"),
+            models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
+            models.Index(fields=["status", "created_at"], name="job_status_created"),
+            models.Index(fields=["status", "completed_at"], name="job_status_completed"),
+        ]
+
+    def __str__(self):
+        return f"{self.title or self.pk} ({self.status})"
+
+    @staticmethod
+    def make_title(params: dict, words: int = 8) -> str:
+        text = " ".join(turn["text"] for turn in params["turns"][:3])
+        parts = text.split()
+        title = " ".join(parts[:words])
+        return (title + " …" if len(parts) > words else title)[:120]
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.status == self.Status.PENDING
+
+    @property
+    def can_resubmit(self) -> bool:
+        return self.status in (self.Status.FAILED, self.Status.CANCELLED)
+
+    @property
+    def speakers(self) -> list[str]:
+        seen = []
+        for turn in self.input_params.get("turns", []):
+            if turn["speaker"] not in seen:
+                seen.append(turn["speaker"])
+        return seen
+
+    @property
+    def voice_for_speaker(self) -> dict:
+        return {a["speaker"]: a for a in self.input_params.get("voice_assignments", [])}
+
+    @property
+    def output_format(self) -> str:
+        return self.input_params.get("output_format", "mp3")
+
+    @property
+    def elapsed_ms(self) -> int | None:
+        if self.started_at and self.completed_at:
+            return int((self.completed_at - self.started_at).total_seconds() * 1000)
+        return None
+
+    @property
+    def expires_at(self):
+        if not self.completed_at:
+            return None
+        days = (
+            settings.TTS_CANCELLED_RETENTION_DAYS
+            if self.status == self.Status.CANCELLED
+            else settings.TTS_RETENTION_DAYS
+        )
+        return self.completed_at + timedelta(days=days)
+
+    # --- state moves: each one conditional UPDATE ---------------------------
+
+    def _move(self, from_status, *, run_token=None, **fields) -> bool:
+        qs = Job.objects.filter(pk=self.pk, status=from_status)
+        if run_token is not None:
+            qs = qs.filter(run_token=run_token)
+        moved = qs.update(**fields) == 1
+        if moved:
+            for name, value in fields.items():
+                if not hasattr(value, "resolve_expression"):
+                    setattr(self, name, value)
+        return moved
+
+    def cancel(self) -> bool:
+        """pending → cancelled. False when the job is no longer pending
+        (a worker claimed it first, or it already ended)."""
+        moved = self._move(self.Status.PENDING, status=self.Status.CANCELLED, completed_at=timezone.now(),
+                           error_code="CANCELLED", error_message="Cancelled before it started.")
+        if moved:
+            log.info("job cancelled job_id=%s", self.pk)
+        else:
+            self.refresh_from_db(fields=["status"])
+        return moved
+
+    def record_progress(self, done: int) -> bool:
+        """Progress and heartbeat after each turn. False when the run lost
+        ownership of the job (reaped), so the worker should stop."""
+        now = timezone.now()
+        return self._move(self.Status.PROCESSING, run_token=self.run_token, progress_done=done, heartbeat_at=now)
+
+    def record_retry(self) -> bool:
+        moved = Job.objects.filter(pk=self.pk, status=self.Status.PROCESSING, run_token=self.run_token).update(
+            retry_count=F("retry_count") + 1, heartbeat_at=timezone.now()
+        )
+        if moved:
+            self.retry_count += 1
+        return bool(moved)
+
+    def complete(self, audio_name: str, metadata: dict) -> bool:
+        moved = self._move(
+            self.Status.PROCESSING,
+            run_token=self.run_token,
+            status=self.Status.COMPLETED,
+            audio=audio_name,
+            result_metadata=metadata,
+            progress_done=self.progress_total,
+            completed_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+        )
+        if moved:
+            log.info("job completed job_id=%s duration_ms=%s latency_ms=%s", self.pk,
+                     metadata.get("duration_ms"), metadata.get("latency_ms"))
+        return moved
+
+    def fail(self, code: str, message: str) -> bool:
+        moved = self._move(
+            self.Status.PROCESSING,
+            run_token=self.run_token,
+            status=self.Status.FAILED,
+            error_code=code,
+            error_message=message,
+            completed_at=timezone.now(),
+        )
+        if moved:
+            log.info("job failed job_id=%s code=%s", self.pk, code)
+        return moved
+
+    def mark_failed_by_staff(self, message: str = "Marked failed by staff.") -> bool:
+        moved = self._move(self.Status.PROCESSING, status=self.Status.FAILED, error_code="MARKED_FAILED",
+                           error_message=message, completed_at=timezone.now())
+        if moved:
+            log.info("job failed job_id=%s code=MARKED_FAILED", self.pk)
+        return moved
+
+    def resubmit(self) -> "Job":
+        """A new pending job with the same input, counted against the limit."""
+        return Job.objects.submit(self.owner, self.input_params, provider=self.provider)
+
+    def delete_with_audio(self):
+        """Delete the row and its stored file. A storage error propagates and
+        the row stays, so the next cleanup retries."""
+        if self.audio:
+            self.audio.storage.delete(self.audio.name)
+        self.delete()

@@ -1,0 +1,52 @@
+"""django-q2 task entry points. Thin: they call model methods."""
+
+from django.conf import settings
+from django_q.tasks import async_task
+
+
+def enqueue_synthesis(job) -> str:
+    return async_task("synthesis.tasks.run_synthesis", str(job.pk), task_name=f"synthesize {job.pk}",
+                      group="synthesis")
+
+
+def run_synthesis(job_id: str):
+    from synthesis.models import Job
+    from synthesis.pipeline import SynthesisRun
+
+    # The ORM broker delivers at least once: a second delivery finds nothing
+    # pending and returns here.
+    job = Job.objects.claim(job_id, settings.TTS_WORKER_NAME)
+    if job is None:
+        return "not claimed"
+    SynthesisRun(job).run()
+    return job.status
+
+
+def reap_jobs():
+    from synthesis.models import Job
+
+    return Job.objects.reap()
+
+
+def cleanup_jobs():
+    from synthesis.models import Job
+
+    return Job.objects.delete_expired()
+
+
+# Schedule rows have no unique name in django-q2: update_or_create on the name
+# keeps start-up idempotent however many times the worker restarts.
+SCHEDULES = [
+    {"name": "reap_jobs", "func": "synthesis.tasks.reap_jobs", "schedule_type": "I", "minutes": 1},
+    {"name": "cleanup_jobs", "func": "synthesis.tasks.cleanup_jobs", "schedule_type": "D", "minutes": None},
+]
+
+
+def ensure_schedules() -> int:
+    from django_q.models import Schedule
+
+    for spec in SCHEDULES:
+        spec = dict(spec)
+        name = spec.pop("name")
+        Schedule.objects.update_or_create(name=name, defaults={**spec, "repeats": -1})
+    return len(SCHEDULES)

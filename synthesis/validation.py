@@ -1,0 +1,152 @@
+"""Validation of a job request, shared by the JSON API and the pages.
+
+Returns clean parameters or raises ``JobRequestInvalid`` with one message per
+bad field, named the way the client sent it (``turns[2].text``), so that bad
+input never reaches the worker.
+"""
+
+from django.conf import settings
+
+from synthesis.audio import OUTPUT_FORMATS
+from synthesis.providers import available_providers
+
+GAP_RANGE = (0, 2000)
+CROSSFADE_RANGE = (0, 500)
+DEFAULT_GAP_MS = 300
+DEFAULT_CROSSFADE_MS = 50
+
+
+class JobRequestInvalid(Exception):
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def _int_in_range(data, name, default, low, high, errors):
+    value = data.get(name, default)
+    if value is None:
+        value = default
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors[name] = f"Must be a whole number from {low} to {high}."
+        return default
+    if not low <= value <= high:
+        errors[name] = f"Must be from {low} to {high}; got {value}."
+    return value
+
+
+def clean_job_request(data) -> tuple[str, dict]:
+    """Return ``(provider_name, params)`` or raise JobRequestInvalid."""
+    if not isinstance(data, dict):
+        raise JobRequestInvalid({"body": "Expected a JSON object."})
+    errors: dict[str, str] = {}
+    providers = available_providers()
+
+    provider_name = data.get("provider", settings.TTS_DEFAULT_PROVIDER)
+    provider = None
+    if not isinstance(provider_name, str) or provider_name not in providers:
+        errors["provider"] = f"Unknown provider {provider_name!r}; available: {', '.join(sorted(providers))}."
+    else:
+        provider = providers[provider_name]
+
+    output_format = data.get("output_format", "mp3")
+    if output_format not in OUTPUT_FORMATS:
+        errors["output_format"] = f"Unknown output format {output_format!r}; use one of {', '.join(OUTPUT_FORMATS)}."
+
+    language = data.get("language", "en")
+    if language is None:
+        language = "en"
+    if not isinstance(language, str) or not (0 < len(language) <= 20):
+        errors["language"] = "Must be a language code such as 'en' or 'cmn'."
+
+    gap_ms = _int_in_range(data, "gap_ms", DEFAULT_GAP_MS, *GAP_RANGE, errors)
+    crossfade_ms = _int_in_range(data, "crossfade_ms", DEFAULT_CROSSFADE_MS, *CROSSFADE_RANGE, errors)
+
+    turns = _clean_turns(data.get("turns"), errors)
+    speakers = list(dict.fromkeys(t["speaker"] for t in turns))
+    if len(speakers) > settings.TTS_MAX_SPEAKERS:
+        errors["turns"] = f"At most {settings.TTS_MAX_SPEAKERS} speakers; got {len(speakers)}."
+    assignments = _clean_assignments(data.get("voice_assignments"), speakers, provider, errors)
+
+    if errors:
+        raise JobRequestInvalid(errors)
+    return provider_name, {
+        "turns": turns,
+        "voice_assignments": assignments,
+        "language": language,
+        "output_format": output_format,
+        "gap_ms": gap_ms,
+        "crossfade_ms": crossfade_ms,
+    }
+
+
+def _clean_turns(raw, errors) -> list[dict]:
+    if not isinstance(raw, list) or not raw:
+        errors["turns"] = "Give at least one turn: a list of {speaker, text, index}."
+        return []
+    if len(raw) > settings.TTS_MAX_TURNS:
+        errors["turns"] = f"At most {settings.TTS_MAX_TURNS} turns; got {len(raw)}."
+        return []
+    turns, seen_indexes, total_chars = [], set(), 0
+    for position, turn in enumerate(raw):
+        where = f"turns[{position}]"
+        if not isinstance(turn, dict):
+            errors[where] = "Each turn must be an object with speaker, text and index."
+            continue
+        speaker, text, index = turn.get("speaker"), turn.get("text"), turn.get("index", position)
+        if not isinstance(speaker, str) or not speaker.strip():
+            errors[f"{where}.speaker"] = "Give the speaker's name."
+        elif len(speaker.strip()) > settings.TTS_MAX_SPEAKER_NAME:
+            errors[f"{where}.speaker"] = f"At most {settings.TTS_MAX_SPEAKER_NAME} characters."
+        if not isinstance(text, str) or not text.strip():
+            errors[f"{where}.text"] = "The text is empty."
+        elif len(text) > settings.TTS_MAX_TURN_CHARS:
+            errors[f"{where}.text"] = f"At most {settings.TTS_MAX_TURN_CHARS} characters in a turn; got {len(text)}."
+        else:
+            total_chars += len(text)
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            errors[f"{where}.index"] = "Must be a whole number, 0 or more."
+        elif index in seen_indexes:
+            errors[f"{where}.index"] = f"Index {index} is used twice."
+        else:
+            seen_indexes.add(index)
+        if isinstance(speaker, str) and isinstance(text, str) and isinstance(index, int):
+            turns.append({"speaker": speaker.strip(), "text": text.strip(), "index": index})
+    if total_chars > settings.TTS_MAX_JOB_CHARS:
+        errors["turns"] = f"At most {settings.TTS_MAX_JOB_CHARS} characters in a job; got {total_chars}."
+    turns.sort(key=lambda t: t["index"])
+    return turns
+
+
+def _clean_assignments(raw, speakers, provider, errors) -> list[dict]:
+    if not isinstance(raw, list):
+        errors["voice_assignments"] = "Give a list of {speaker, voice_id}, one per speaker."
+        return []
+    voice_ids = provider.voice_ids() if provider else set()
+    by_speaker = {}
+    for position, item in enumerate(raw):
+        where = f"voice_assignments[{position}]"
+        if not isinstance(item, dict):
+            errors[where] = "Each assignment must be an object with speaker and voice_id."
+            continue
+        speaker, voice_id, voice_name = item.get("speaker"), item.get("voice_id"), item.get("voice_name")
+        if not isinstance(speaker, str) or not speaker.strip():
+            errors[f"{where}.speaker"] = "Give the speaker's name."
+            continue
+        speaker = speaker.strip()
+        if speaker in by_speaker:
+            errors[f"{where}.speaker"] = f"{speaker!r} has two voice assignments."
+            continue
+        if not isinstance(voice_id, str) or not voice_id:
+            errors[f"{where}.voice_id"] = "Give a voice id."
+            continue
+        if provider and voice_id not in voice_ids:
+            errors[f"{where}.voice_id"] = f"The {provider.name} provider has no voice {voice_id!r}."
+            continue
+        if voice_name is not None and not isinstance(voice_name, str):
+            errors[f"{where}.voice_name"] = "Must be text."
+            continue
+        by_speaker[speaker] = {"speaker": speaker, "voice_id": voice_id, "voice_name": (voice_name or "")[:100]}
+    missing = [s for s in speakers if s not in by_speaker]
+    if missing:
+        errors["voice_assignments"] = "No voice for " + ", ".join(repr(s) for s in missing) + "."
+    return [by_speaker[s] for s in speakers if s in by_speaker]

@@ -1,0 +1,67 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    # Each test gets its own audio folder, so file assertions see only its files.
+    # (FileSystemStorage forgets its cached location when MEDIA_ROOT changes.)
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def fast_retries(settings):
+    settings.TTS_RETRY_DELAYS = [0.001, 0.002, 0.004]
+    return settings.TTS_RETRY_DELAYS
+
+
+@pytest.fixture
+def alice(db):
+    return get_user_model().objects.create_user("alice", "alice@example.com", "alice-password")
+
+
+@pytest.fixture
+def bob(db):
+    return get_user_model().objects.create_user("bob", "bob@example.com", "bob-password")
+
+
+@pytest.fixture
+def staff(db):
+    return get_user_model().objects.create_user("staff", "staff@example.com", "staff-password", is_staff=True,
+                                                 is_superuser=True)
+
+
+@pytest.fixture
+def alice_client(client, alice):
+    client.force_login(alice)
+    return client
+
+
+@pytest.fixture
+def bob_client(client, bob):
+    client.force_login(bob)
+    return client
+
+
+def dialogue(**overrides) -> dict:
+    """A valid 3-speaker API request body."""
+    body = {
+        "provider": "espeak",
+        "turns": [
+            {"speaker": "Alice", "text": "Hello there, Bob.", "index": 0},
+            {"speaker": "Bob", "text": "Hi Alice. How are you?", "index": 1},
+            {"speaker": "Carol", "text": "Good morning, both of you.", "index": 2},
+        ],
+        "voice_assignments": [
+            {"speaker": "Alice", "voice_id": "en-us+f3"},
+            {"speaker": "Bob", "voice_id": "en-us+m3"},
+            {"speaker": "Carol", "voice_id": "en-gb"},
+        ],
+        "language": "en",
+        "output_format": "mp3",
+        "gap_ms": 300,
+        "crossfade_ms": 50,
+    }
+    body.update(overrides)
+    return body

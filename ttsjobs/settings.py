@@ -1,0 +1,234 @@
+"""Settings for ttsjobs, read from the environment.
+
+Every value has a safe local default so ``make run`` works with nothing set;
+production sets ``DEBUG=0`` and must then provide ``SECRET_KEY``.
+"""
+
+import os
+import socket
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def envbool(name: str, default: str) -> bool:
+    return os.getenv(name, default).strip().lower() in ("1", "true", "yes", "on")
+
+
+def envint(name: str, default: int) -> int:
+    value = os.getenv(name)
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, got {value!r}") from None
+
+
+def envfloat(name: str, default: float) -> float:
+    value = os.getenv(name)
+    if value in (None, ""):
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
+
+
+def envlist(name: str, default: str = "") -> list[str]:
+    return [part.strip() for part in os.getenv(name, default).split(",") if part.strip()]
+
+
+DEBUG = envbool("DEBUG", "1")
+
+SECRET_KEY = os.getenv("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
+    SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
+
+VAR_DIR = Path(os.getenv("VAR_DIR", BASE_DIR / "var"))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_htmx",
+    "template_partials",
+    "django_q",
+    "synthesis",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "ttsjobs.urls"
+WSGI_APPLICATION = "ttsjobs.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: an SQLite file by default, anything dj-database-url reads otherwise.
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.getenv("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'ttsjobs.sqlite3'}",
+        conn_max_age=envint("DB_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process and the worker share the file: WAL lets readers go on
+    # while one writes, and IMMEDIATE takes the write lock at BEGIN so two
+    # transactions never deadlock upgrading a read lock ("database is locked").
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    # Tests run the real worker in other processes, so the test database must
+    # be a file they can open, not an in-memory one.
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.getenv("TEST_SQLITE_PATH", str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))
+    }
+else:
+    DATABASES["default"].setdefault("TEST", {})
+    if os.getenv("TEST_DATABASE_NAME"):
+        DATABASES["default"]["TEST"]["NAME"] = os.environ["TEST_DATABASE_NAME"]
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "job_list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = os.getenv("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# Audio storage: a local folder unless a bucket is named.
+MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "/media/"
+AWS_STORAGE_BUCKET_NAME = os.getenv("AWS_STORAGE_BUCKET_NAME", "")
+if AWS_STORAGE_BUCKET_NAME:
+    # boto3 reads AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from the
+    # environment itself; they are never copied into settings or logs.
+    AWS_S3_ENDPOINT_URL = os.getenv("AWS_S3_ENDPOINT_URL") or None
+    AWS_S3_REGION_NAME = os.getenv("AWS_S3_REGION_NAME") or None
+    AWS_S3_ADDRESSING_STYLE = os.getenv("AWS_S3_ADDRESSING_STYLE") or None
+    AWS_DEFAULT_ACL = None
+    AWS_QUERYSTRING_AUTH = True
+    AWS_QUERYSTRING_EXPIRE = envint("AWS_QUERYSTRING_EXPIRE", 300)
+    AWS_S3_FILE_OVERWRITE = False
+    AUDIO_STORAGE = {"BACKEND": "storages.backends.s3.S3Storage"}
+else:
+    AUDIO_STORAGE = {"BACKEND": "synthesis.storage.AtomicFileSystemStorage"}
+STORAGES = {
+    "default": AUDIO_STORAGE,
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# Production hardening, on whenever DEBUG is off.
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "1")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- ttsjobs limits and timings -------------------------------------------
+TTS_MAX_ACTIVE_JOBS_PER_USER = envint("TTS_MAX_ACTIVE_JOBS_PER_USER", 3)
+TTS_MAX_SPEAKERS = envint("TTS_MAX_SPEAKERS", 50)
+TTS_MAX_TURNS = envint("TTS_MAX_TURNS", 1000)
+TTS_MAX_TURN_CHARS = envint("TTS_MAX_TURN_CHARS", 5000)
+TTS_MAX_JOB_CHARS = envint("TTS_MAX_JOB_CHARS", 100_000)
+TTS_MAX_SPEAKER_NAME = 50
+TTS_JOB_DEADLINE_SECONDS = envint("TTS_JOB_DEADLINE_SECONDS", 600)
+# Seconds between the retries of a transient engine error: one retry per entry.
+TTS_RETRY_DELAYS = [envfloat(f"TTS_RETRY_DELAY_{i}", d) for i, d in enumerate((5.0, 10.0, 20.0), 1)]
+TTS_HEARTBEAT_STALE_SECONDS = envint("TTS_HEARTBEAT_STALE_SECONDS", 120)
+TTS_PENDING_MAX_AGE_SECONDS = envint("TTS_PENDING_MAX_AGE_SECONDS", 24 * 3600)
+TTS_RETENTION_DAYS = envint("TTS_RETENTION_DAYS", 30)
+TTS_CANCELLED_RETENTION_DAYS = envint("TTS_CANCELLED_RETENTION_DAYS", 7)
+TTS_DEFAULT_PROVIDER = os.getenv("TTS_DEFAULT_PROVIDER", "espeak")
+# Identifies this worker host: start-up fails the processing jobs left by an
+# earlier run under the same name. Two clusters on one host need two names.
+TTS_WORKER_NAME = os.getenv("TTS_WORKER_NAME", socket.gethostname())
+
+# --- django-q2 --------------------------------------------------------------
+# Facts this rests on (see DESIGN.md): the ORM broker delivers at least once,
+# so the task's first act is the claim; `timeout` must cover the job deadline
+# plus assembly, and `retry` must be well above `timeout` so a running task is
+# not handed out a second time.
+Q_CLUSTER = {
+    "name": "ttsjobs",
+    "orm": "default",
+    "workers": envint("Q_WORKERS", 2),
+    "timeout": TTS_JOB_DEADLINE_SECONDS + 60,
+    "retry": TTS_JOB_DEADLINE_SECONDS + 180,
+    "max_attempts": 1,
+    "ack_failures": True,
+    "queue_limit": 1,
+    "bulk": 1,
+    "poll": envfloat("Q_POLL", 0.2),
+    "catch_up": False,
+    "save_limit": envint("Q_SAVE_LIMIT", 1000),
+    "label": "Task queue",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
+    "loggers": {"django_q": {"level": os.getenv("Q_LOG_LEVEL", "INFO")}},
+}
