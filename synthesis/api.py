@@ -6,9 +6,10 @@ Errors are ``{"error": CODE, "message": text, "details": {...}}``.
 import json
 from functools import wraps
 
-from django.http import FileResponse, HttpResponseRedirect, JsonResponse
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from synthesis.access import get_job_for_user
 from synthesis.audio import OUTPUT_FORMATS
 from synthesis.models import Job, JobLimitExceeded
 from synthesis.providers import available_providers
@@ -29,19 +30,6 @@ def api_login_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-class JobNotFound(Exception):
-    pass
-
-
-def get_job_for_user(user, job_id) -> Job:
-    """The one way to fetch a user's job: start from the user, so another
-    user's job is indistinguishable from one that does not exist."""
-    try:
-        return Job.objects.for_user(user).get(pk=job_id)
-    except (Job.DoesNotExist, ValueError):
-        raise JobNotFound(job_id) from None
 
 
 def job_not_found(job_id) -> JsonResponse:
@@ -133,7 +121,7 @@ def jobs(request):
 def job(request, job_id):
     try:
         job = get_job_for_user(request.user, job_id)
-    except JobNotFound:
+    except Http404:
         return job_not_found(job_id)
     if request.method == "DELETE":
         if not job.cancel():
@@ -163,7 +151,7 @@ def audio_response(job: Job):
 def download(request, job_id):
     try:
         job = get_job_for_user(request.user, job_id)
-    except JobNotFound:
+    except Http404:
         return job_not_found(job_id)
     if job.status != Job.Status.COMPLETED or not job.audio:
         return error_response(404, "JOB_NOT_COMPLETED", f"The job is {job.status}; there is no audio yet.",

@@ -1,0 +1,329 @@
+"""eSpeak NG through ctypes, using the library and data shipped by the
+``espeakng-loader`` wheel (no system package needed).
+
+libespeak-ng keeps all of its state in globals: one current voice, one synth
+callback, one set of buffers per process. So the engine is initialised lazily
+once per process and every call into it holds ``_lock``: one synthesis at a
+time per process. Processes forked after the parent initialised the library
+keep working (measured), so the worker pool may fork freely.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import threading
+
+import numpy as np
+
+from .base import Audio, Capabilities, PermanentProviderError, Provider, Voice
+
+# Constants from espeak-ng's speak_lib.h.
+AUDIO_OUTPUT_SYNCHRONOUS = 2
+# Without this flag a failed initialisation calls exit(1) inside the library,
+# which would kill the whole worker process instead of failing one job.
+espeakINITIALIZE_DONT_EXIT = 0x8000
+POS_CHARACTER = 1
+# UTF-8 text; espeakSSML (0x10) and espeakPHONEMES (0x100) stay off so user
+# text such as "<speak>" or "[[...]]" is read as text, not as markup.
+espeakCHARS_UTF8 = 1
+EE_OK = 0
+
+GENDERS = {1: "male", 2: "female"}
+
+# The variants offered for every language, from espeak-ng-data/voices/!v.
+# The plain voice (no variant) is the language's default male voice.
+VARIANTS = ("m3", "f2", "f3", "f4")
+
+# Order in which default_voices() hands out timbres so that neighbouring
+# speakers differ in pitch and gender.
+DEFAULT_TIMBRES = (None, "f3", "m3", "f4", "f2")
+
+# Where a language has several regional voices, which one leads the defaults
+# (otherwise the library's own choice for the bare code, e.g. "en" → en-gb).
+PREFERRED_DIALECT = {"en": "en-us"}
+
+# Anything quieter than this (int16 units, about -66 dBFS) is the library's
+# end-of-utterance padding, not speech.
+SILENCE_THRESHOLD = 16
+
+# C0 control characters other than tab/newline/CR: espeak reads \x01 as the start
+# of an embedded command (speed, pitch, voice...), so user text must not carry them.
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class _VoiceStruct(ctypes.Structure):
+    # espeak_VOICE. ``languages`` is really a list of (priority byte, NUL-terminated
+    # code) pairs; read as a char* it yields the first pair, the primary language.
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("languages", ctypes.c_char_p),
+        ("identifier", ctypes.c_char_p),
+        ("gender", ctypes.c_ubyte),
+        ("age", ctypes.c_ubyte),
+        ("variant", ctypes.c_ubyte),
+        ("xx1", ctypes.c_ubyte),
+        ("score", ctypes.c_int),
+        ("spare", ctypes.c_void_p),
+    ]
+
+
+_SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+
+
+class _Engine:
+    """The initialised library. Only ever used while holding ``_lock``."""
+
+    def __init__(self):
+        try:
+            import espeakng_loader
+
+            lib = ctypes.CDLL(espeakng_loader.get_library_path())
+            data_path = espeakng_loader.get_data_path()
+        except (ImportError, OSError) as exc:
+            raise PermanentProviderError(
+                "The eSpeak NG speech engine is not installed on this server.", code="ENGINE_UNAVAILABLE"
+            ) from exc
+
+        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        lib.espeak_Initialize.restype = ctypes.c_int
+        lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
+        lib.espeak_SetSynthCallback.restype = None
+        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        lib.espeak_SetVoiceByName.restype = ctypes.c_int
+        lib.espeak_ListVoices.argtypes = [ctypes.POINTER(_VoiceStruct)]
+        lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_VoiceStruct))
+        lib.espeak_Synth.argtypes = [
+            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+            ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
+        ]  # fmt: skip
+        lib.espeak_Synth.restype = ctypes.c_int
+        lib.espeak_Synchronize.restype = ctypes.c_int
+
+        # The wheel's data path must be given explicitly: the library's compiled-in
+        # default points at the wheel's build folder. It returns the sample rate.
+        sample_rate = lib.espeak_Initialize(
+            AUDIO_OUTPUT_SYNCHRONOUS, 0, os.fsencode(data_path), espeakINITIALIZE_DONT_EXIT
+        )
+        if sample_rate <= 0:
+            raise PermanentProviderError(
+                "The eSpeak NG speech engine could not start.", code="ENGINE_UNAVAILABLE"
+            )
+
+        self.lib = lib
+        self.sample_rate = sample_rate
+        self._chunks: list[bytes] = []
+        # Kept on the instance: ctypes would free the trampoline if it were
+        # garbage collected while the library still holds the pointer.
+        self._callback = _SynthCallback(self._collect)
+        lib.espeak_SetSynthCallback(self._callback)
+
+    def _collect(self, wav, count, events):
+        if wav and count > 0:
+            self._chunks.append(ctypes.string_at(wav, count * 2))
+        return 0  # 0 = carry on synthesizing
+
+    def list_voices(self, languages: bytes | None = None) -> list[_VoiceStruct]:
+        spec = None
+        if languages is not None:
+            spec = _VoiceStruct()
+            spec.languages = languages
+            spec = ctypes.byref(spec)
+        result = self.lib.espeak_ListVoices(spec)
+        voices = []
+        while result[len(voices)]:
+            voices.append(result[len(voices)].contents)
+        return voices
+
+    def synthesize(self, text: bytes, library_voice: bytes) -> np.ndarray:
+        if self.lib.espeak_SetVoiceByName(library_voice) != EE_OK:
+            raise PermanentProviderError("This voice is not available.", code="VOICE_NOT_FOUND")
+        self._chunks = []
+        buffer = ctypes.create_string_buffer(text)  # NUL-terminated copy
+        status = self.lib.espeak_Synth(
+            buffer, len(buffer), 0, POS_CHARACTER, 0, espeakCHARS_UTF8, None, None
+        )
+        self.lib.espeak_Synchronize()
+        if status != EE_OK:
+            raise PermanentProviderError("The speech engine could not read this text.", code="SYNTHESIS_FAILED")
+        samples = np.frombuffer(b"".join(self._chunks), dtype=np.int16)
+        self._chunks = []
+        return samples
+
+
+_lock = threading.Lock()
+_engine: _Engine | None = None
+_catalog: dict[str, tuple[Voice, bytes]] | None = None
+
+
+def _reset_lock_in_child():
+    # A fork taken while another thread was synthesizing would copy a held lock
+    # into the child, which would then wait for a thread that doesn't exist there.
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_lock_in_child)
+
+
+def _get_engine() -> _Engine:
+    """Call with ``_lock`` held."""
+    global _engine
+    if _engine is None:
+        _engine = _Engine()
+    return _engine
+
+
+def _humanize_variant(name: str) -> str:
+    # The library names variants "female3", "male3": read better as "female 3".
+    return re.sub(r"(?<=[a-z])(?=\d)", " ", name)
+
+
+def _build_catalog(engine: _Engine) -> dict[str, tuple[Voice, bytes]]:
+    """Map voice id → (Voice, name to pass to espeak_SetVoiceByName).
+
+    A plain voice's id is its primary language code as the library reports it
+    ("en-us", "cmn", "ja", "fr-fr"). Where two voices share a code (both
+    Cantonese voices say "yue"), the voice whose file is named after the code
+    keeps it and the other takes its lowercased file name ("yue-latn-jyutping").
+    Variant ids append "+" and the variant's file name ("en-us+f3"), as the
+    espeak-ng command line does. Every id therefore comes from the library's
+    data, never from list order. The engine is addressed by file identifier
+    ("gmw/en-US+f3"), which is unambiguous.
+    """
+    plain = []
+    for v in engine.list_voices():
+        identifier = v.identifier.decode()
+        # Skip the leading priority byte of the first (priority, code) pair.
+        language = (v.languages or b"")[1:].decode(errors="replace").lower()
+        if not language:
+            continue
+        basename = identifier.rsplit("/", 1)[-1].lower()
+        plain.append((identifier, basename, language, v.name.decode(errors="replace").strip(), GENDERS.get(v.gender)))
+
+    code_owners: dict[str, list[str]] = {}
+    for identifier, basename, language, _name, _gender in plain:
+        code_owners.setdefault(language, []).append(basename)
+
+    variants = {}
+    for v in engine.list_voices(b"variant"):
+        key = v.identifier.decode().rsplit("/", 1)[-1]
+        variants[key] = (_humanize_variant(v.name.decode(errors="replace").strip()), GENDERS.get(v.gender))
+
+    catalog: dict[str, tuple[Voice, bytes]] = {}
+    for identifier, basename, language, name, gender in plain:
+        owners = code_owners[language]
+        voice_id = language if len(owners) == 1 or basename == language else basename
+        if voice_id in catalog:  # a clash the rule above can't settle: fall back to the file path
+            voice_id = identifier.lower().replace("/", "-")
+        catalog[voice_id] = (Voice(voice_id, name, language, gender), identifier.encode())
+        for key in VARIANTS:
+            if key not in variants:
+                continue
+            variant_name, variant_gender = variants[key]
+            variant_id = f"{voice_id}+{key}"
+            catalog[variant_id] = (
+                Voice(variant_id, f"{name} — {variant_name}", language, variant_gender),
+                f"{identifier}+{key}".encode(),
+            )
+    return catalog
+
+
+def _get_catalog() -> dict[str, tuple[Voice, bytes]]:
+    global _catalog
+    if _catalog is None:
+        with _lock:
+            if _catalog is None:
+                _catalog = _build_catalog(_get_engine())
+    return _catalog
+
+
+def _prepare_text(text: str) -> bytes:
+    text = CONTROL_CHARS.sub(" ", text)
+    # Lone surrogates (e.g. from a JSON "\ud800") can't be encoded; they carry no speech.
+    return text.encode("utf-8", errors="ignore")
+
+
+class EspeakProvider(Provider):
+    """eSpeak NG, offline and bundled.
+
+    Catalog: every language voice the library lists (mbrola voices excluded),
+    plain, plus the variants +m3, +f2, +f3, +f4 of each (about 700 voices).
+    See ``_build_catalog`` for how ids are formed.
+    """
+
+    name = "espeak"
+    label = "eSpeak NG (built-in)"
+    capabilities = Capabilities(sample_rates=(22050,))
+
+    def is_available(self) -> bool:
+        try:
+            _get_catalog()
+        except PermanentProviderError:
+            return False
+        return True
+
+    def voices(self) -> list[Voice]:
+        return [voice for voice, _ in _get_catalog().values()]
+
+    def voice_ids(self) -> set[str]:
+        return set(_get_catalog())
+
+    def default_voices(self, count: int, language: str | None = None) -> list[str]:
+        """Distinct, audibly different voices for ``language`` (English when
+        none is given or nothing matches): the leading dialect and one other
+        alternate, and the timbre changes at every step (plain, f3, m3, f4, f2),
+        so neighbouring speakers never sound alike. Repeats only after every
+        dialect × timbre pair has been used."""
+        catalog = _get_catalog()
+        plain = [voice for voice_id, (voice, _) in catalog.items() if "+" not in voice_id]
+        wanted = (language or "en").lower().replace("_", "-")
+        dialects = self._dialects(plain, catalog, wanted) or self._dialects(plain, catalog, "en")
+        if not dialects:
+            return super().default_voices(count, language)
+
+        pairs = []
+        # Enumerate every (timbre, dialect) pair once, stepping both at each
+        # speaker: speaker k = timbre k % T with dialect (k % T + k // T) % D.
+        for k in range(len(DEFAULT_TIMBRES) * len(dialects)):
+            timbre = DEFAULT_TIMBRES[k % len(DEFAULT_TIMBRES)]
+            dialect = dialects[(k % len(DEFAULT_TIMBRES) + k // len(DEFAULT_TIMBRES)) % len(dialects)]
+            voice_id = dialect if timbre is None else f"{dialect}+{timbre}"
+            if voice_id in catalog:
+                pairs.append(voice_id)
+        return [pairs[i % len(pairs)] for i in range(count)]
+
+    @staticmethod
+    def _dialects(plain: list[Voice], catalog, wanted: str) -> list[str]:
+        def library_basename(voice: Voice) -> str:
+            return catalog[voice.id][1].decode().rsplit("/", 1)[-1].lower()
+
+        matches = [
+            v for v in plain
+            if v.id == wanted or v.language == wanted or v.language.startswith(wanted + "-")
+            or library_basename(v) == wanted
+        ]  # fmt: skip
+        preferred = PREFERRED_DIALECT.get(wanted)
+
+        def rank(v: Voice):
+            # The explicit preference, then exact code, then the voice the
+            # library itself picks for the bare code ("fr" → fr-fr).
+            return (v.id != preferred, v.id != wanted, library_basename(v) != wanted, v.id)
+
+        return [v.id for v in sorted(matches, key=rank)][:2]
+
+    def synthesize(self, text: str, voice_id: str, language: str | None = None) -> Audio:
+        """``language`` is ignored: an eSpeak voice is a language."""
+        catalog = _get_catalog()
+        if voice_id not in catalog:
+            raise PermanentProviderError(
+                f"The voice “{voice_id}” does not exist in eSpeak NG.", code="VOICE_NOT_FOUND"
+            )
+        _, library_voice = catalog[voice_id]
+        with _lock:
+            engine = _get_engine()
+            pcm = engine.synthesize(_prepare_text(text), library_voice)
+        if not pcm.size or np.abs(pcm.astype(np.int32)).max() < SILENCE_THRESHOLD:
+            raise PermanentProviderError("This text has nothing that can be spoken.", code="NO_AUDIO")
+        return Audio((pcm / 32768.0).astype(np.float32), engine.sample_rate)
