@@ -1,3 +1,4 @@
+import hashlib
 import logging
 import secrets
 import uuid
@@ -6,7 +7,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import Case, Count, F, OuterRef, Q, Subquery, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 log = logging.getLogger("synthesis.jobs")
@@ -34,6 +36,25 @@ class JobQuerySet(models.QuerySet):
 
     def finished(self):
         return self.filter(status__in=Job.FINAL_STATUSES)
+
+    def with_queue_position(self):
+        """Annotate ``queue_position`` on pending jobs: 1 + the pending jobs of
+        any user created before it (the queue is first come, first served).
+        One correlated subquery, so a page of jobs costs one query."""
+        ahead = (
+            Job.objects.filter(status=Job.Status.PENDING, created_at__lt=OuterRef("created_at"))
+            .order_by()
+            .values("status")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return self.annotate(
+            queue_position=Case(
+                When(status=Job.Status.PENDING, then=Coalesce(Subquery(ahead), 0) + 1),
+                default=None,
+                output_field=models.IntegerField(),
+            )
+        )
 
     def expired(self, now=None):
         """Jobs past their retention: completed/failed after TTS_RETENTION_DAYS,
@@ -267,6 +288,15 @@ class Job(models.Model):
         return None
 
     @property
+    def seconds_left(self) -> float | None:
+        """Estimate for a processing job from the pace of the turns done so
+        far; None until the first turn is done."""
+        if self.status != self.Status.PROCESSING or not self.started_at or not self.progress_done:
+            return None
+        per_turn = (timezone.now() - self.started_at).total_seconds() / self.progress_done
+        return max(0.0, per_turn * (self.progress_total - self.progress_done))
+
+    @property
     def expires_at(self):
         if not self.completed_at:
             return None
@@ -361,3 +391,114 @@ class Job(models.Model):
         if self.audio:
             self.audio.storage.delete(self.audio.name)
         self.delete()
+
+
+# --- API tokens ---------------------------------------------------------------
+
+API_TOKEN_PREFIX = "tts_"
+
+
+def hash_token(secret: str) -> str:
+    # The secret is 256 random bits, so a plain SHA-256 is enough: there is
+    # nothing to brute-force, and a fast hash keeps each API request cheap.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(owner=user)
+
+    def active(self):
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiTokenManager(models.Manager.from_queryset(ApiTokenQuerySet)):
+    def create_token(self, owner, name: str) -> tuple["ApiToken", str]:
+        """Create a token and return it with its secret. The secret is shown
+        to the user once and never stored: only its hash is."""
+        secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = self.create(owner=owner, name=name, prefix=secret[:12], key_hash=hash_token(secret))
+        log.info("api token created token_id=%s owner=%s", token.pk, owner.pk)
+        return token, secret
+
+    def authenticate(self, secret: str) -> "ApiToken | None":
+        """The live token for ``secret`` (its owner loaded and active), or None."""
+        if not secret.startswith(API_TOKEN_PREFIX) or len(secret) > 200:
+            return None
+        token = (
+            self.active()
+            .select_related("owner")
+            .filter(key_hash=hash_token(secret), owner__is_active=True)
+            .first()
+        )
+        if token is not None:
+            token.touch()
+        return token
+
+
+class ApiToken(models.Model):
+    LAST_USED_PRECISION = timedelta(minutes=1)
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, help_text="The first characters of the secret, to tell tokens apart.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenManager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def touch(self):
+        """Record a use. At most one write a minute per token: a script
+        polling every second should not turn every read into a write."""
+        now = timezone.now()
+        ApiToken.objects.filter(pk=self.pk).filter(
+            Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - self.LAST_USED_PRECISION)
+        ).update(last_used_at=now)
+        if self.last_used_at is None or self.last_used_at < now - self.LAST_USED_PRECISION:
+            self.last_used_at = now
+
+    def revoke(self) -> bool:
+        """False when it was already revoked."""
+        now = timezone.now()
+        moved = ApiToken.objects.filter(pk=self.pk, revoked_at__isnull=True).update(revoked_at=now) == 1
+        if moved:
+            self.revoked_at = now
+            log.info("api token revoked token_id=%s owner=%s", self.pk, self.owner_id)
+        return moved
+
+
+# --- worker liveness ----------------------------------------------------------
+
+
+class ClusterHeartbeatQuerySet(models.QuerySet):
+    def recent(self, seconds: int, now=None):
+        return self.filter(seen_at__gte=(now or timezone.now()) - timedelta(seconds=seconds))
+
+
+class ClusterHeartbeat(models.Model):
+    """One row per running django-q2 cluster, refreshed every few seconds by
+    synthesis.health.HeartbeatBroker, read by /healthz. django-q2 keeps its
+    own cluster status in Django's cache, which is per process unless a shared
+    cache is configured; this row is visible to every web host."""
+
+    cluster_id = models.CharField(max_length=64, unique=True)
+    worker_name = models.CharField(max_length=255)
+    seen_at = models.DateTimeField(db_index=True)
+
+    objects = ClusterHeartbeatQuerySet.as_manager()
+
+    def __str__(self):
+        return f"{self.worker_name} ({self.cluster_id})"
