@@ -7,11 +7,13 @@ import json
 from functools import wraps
 
 from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from synthesis.access import get_job_for_user
 from synthesis.audio import OUTPUT_FORMATS
-from synthesis.models import Job, JobLimitExceeded
+from synthesis.models import ApiToken, Job, JobLimitExceeded
 from synthesis.providers import available_providers
 from synthesis.validation import JobRequestInvalid, clean_job_request
 
@@ -20,13 +22,49 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
     return JsonResponse({"error": code, "message": message, "details": details or {}}, status=status)
 
 
-def api_login_required(view):
-    """Like login_required, but answers 401 JSON instead of redirecting."""
+def _csrf_failure(request):
+    """The reason a session request fails Django's CSRF check, or None.
 
+    The API views are csrf_exempt so that token requests need no CSRF token
+    (a bearer token is never sent by the browser on its own, so a forged
+    cross-site request cannot carry one). Session requests still can be
+    forged, so they get the very same check the middleware would have made.
+    """
+    # A bare callback: the real view is csrf_exempt, which would skip the check.
+    check = CsrfViewMiddleware(lambda req: None)
+    rejection = check.process_view(request, lambda req: None, (), {})
+    return None if rejection is None else "CSRF verification failed: send the csrftoken cookie's value in X-CSRFToken."
+
+
+def _unauthorized(code: str, message: str) -> JsonResponse:
+    response = error_response(401, code, message)
+    response["WWW-Authenticate"] = 'Bearer realm="ttsjobs"'
+    return response
+
+
+def api_login_required(view):
+    """Like login_required, but answers 401 JSON instead of redirecting, and
+    also accepts ``Authorization: Bearer <token>`` (see docs/api-tokens.md)."""
+
+    @csrf_exempt
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return error_response(401, "NOT_AUTHENTICATED", "Log in or send an API token.")
+        header = request.headers.get("Authorization")
+        if header is not None:
+            # A request that names a token is judged by that token alone, even
+            # if it also carries a session cookie.
+            scheme, _, secret = header.strip().partition(" ")
+            token = ApiToken.objects.authenticate(secret.strip()) if scheme.lower() == "bearer" else None
+            if token is None:
+                return _unauthorized("INVALID_TOKEN", "The API token is unknown or revoked.")
+            request.user = token.owner
+            request.api_token = token
+        elif not request.user.is_authenticated:
+            return _unauthorized("NOT_AUTHENTICATED", "Log in or send an API token.")
+        elif request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            reason = _csrf_failure(request)
+            if reason:
+                return error_response(403, "CSRF_FAILED", reason)
         return view(request, *args, **kwargs)
 
     return wrapper

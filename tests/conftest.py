@@ -65,3 +65,6 @@ def dialogue(**overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+from tests.cluster import worker_cluster  # noqa: E402,F401  (fixture)

@@ -203,7 +203,7 @@ def _build_catalog(engine: _Engine) -> dict[str, tuple[Voice, bytes]]:
         plain.append((identifier, basename, language, v.name.decode(errors="replace").strip(), GENDERS.get(v.gender)))
 
     code_owners: dict[str, list[str]] = {}
-    for identifier, basename, language, _name, _gender in plain:
+    for _identifier, basename, language, _name, _gender in plain:
         code_owners.setdefault(language, []).append(basename)
 
     variants = {}

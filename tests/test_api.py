@@ -1,0 +1,152 @@
+import json
+import uuid
+
+import pytest
+from django_q.models import OrmQ
+
+from synthesis.audio import decode
+from synthesis.models import Job
+from synthesis.tasks import run_synthesis
+from tests.conftest import dialogue
+
+pytestmark = pytest.mark.django_db
+
+
+def post_job(client, body):
+    return client.post("/api/v1/jobs", data=json.dumps(body), content_type="application/json")
+
+
+def test_submit_returns_201_and_enqueues_one_task(alice_client, alice):
+    response = post_job(alice_client, dialogue())
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "pending"
+    assert body["progress"] == {"done": 0, "total": 3}
+    assert body["input_params"]["gap_ms"] == 300
+    job = Job.objects.get(pk=body["id"])
+    assert job.owner == alice
+    assert OrmQ.objects.count() == 1
+    assert job.task_id
+
+
+def test_submit_requires_login(client):
+    response = post_job(client, dialogue())
+    assert response.status_code == 401
+    assert response.json()["error"] == "NOT_AUTHENTICATED"
+    assert Job.objects.count() == 0
+
+
+def test_submit_without_csrf_token_is_refused_for_sessions(alice):
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = post_job(client, dialogue())
+    assert response.status_code == 403
+    assert Job.objects.count() == 0
+
+
+def test_submitted_job_runs_to_completed_audio(alice_client):
+    job_id = post_job(alice_client, dialogue()).json()["id"]
+    assert run_synthesis(job_id) == "completed"
+    detail = alice_client.get(f"/api/v1/jobs/{job_id}").json()
+    assert detail["status"] == "completed"
+    assert detail["progress"] == {"done": 3, "total": 3}
+    meta = detail["result_metadata"]
+    assert meta["synthesis_mode"] == "segmented"
+    assert [t["speaker"] for t in meta["turns"]] == ["Alice", "Bob", "Carol"]
+    download = alice_client.get(f"/api/v1/jobs/{job_id}/download")
+    assert download.status_code == 200
+    assert download["Content-Type"] == "audio/mpeg"
+    assert f'filename="ttsjobs-{job_id}.mp3"' in download["Content-Disposition"]
+    audio = decode(b"".join(download.streaming_content))
+    assert abs(audio.duration_ms - meta["duration_ms"]) <= 50
+
+
+def test_list_is_newest_first_paginated_and_filtered(alice_client, alice, bob):
+    ids = [post_job(alice_client, dialogue()).json()["id"] for _ in range(3)]
+    Job.objects.get(pk=ids[0]).cancel()
+    Job.objects.create(owner=bob, provider="espeak", input_params=dialogue())
+
+    page = alice_client.get("/api/v1/jobs?limit=2").json()
+    assert page["total"] == 3
+    assert [item["id"] for item in page["items"]] == [ids[2], ids[1]]
+    rest = alice_client.get("/api/v1/jobs?limit=2&offset=2").json()
+    assert [item["id"] for item in rest["items"]] == [ids[0]]
+    cancelled = alice_client.get("/api/v1/jobs?status=cancelled").json()
+    assert [item["id"] for item in cancelled["items"]] == [ids[0]]
+
+
+@pytest.mark.parametrize("query, field", [("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"),
+                                          ("offset=-1", "offset"), ("status=done", "status")])
+def test_list_rejects_bad_query(alice_client, query, field):
+    response = alice_client.get(f"/api/v1/jobs?{query}")
+    assert response.status_code == 400
+    assert field in response.json()["details"]
+
+
+def test_another_users_job_is_not_found(alice_client, bob):
+    job = Job.objects.create(owner=bob, provider="espeak", input_params=dialogue())
+    for method, url in [("get", f"/api/v1/jobs/{job.pk}"), ("delete", f"/api/v1/jobs/{job.pk}"),
+                        ("get", f"/api/v1/jobs/{job.pk}/download")]:
+        response = getattr(alice_client, method)(url)
+        assert response.status_code == 404
+        assert response.json()["error"] == "JOB_NOT_FOUND"
+    job.refresh_from_db()
+    assert job.status == Job.Status.PENDING
+
+
+@pytest.mark.parametrize("job_id", [uuid.uuid4(), "not-a-uuid"])
+def test_unknown_job_is_not_found(alice_client, job_id):
+    response = alice_client.get(f"/api/v1/jobs/{job_id}")
+    assert response.status_code == 404
+    assert response.json()["error"] == "JOB_NOT_FOUND"
+
+
+def test_cancel_pending_then_cancel_again_conflicts(alice_client):
+    job_id = post_job(alice_client, dialogue()).json()["id"]
+    response = alice_client.delete(f"/api/v1/jobs/{job_id}")
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    again = alice_client.delete(f"/api/v1/jobs/{job_id}")
+    assert again.status_code == 409
+    assert again.json()["error"] == "JOB_CANNOT_CANCEL"
+    # The task still gets delivered: it finds nothing to claim.
+    assert run_synthesis(job_id) == "not claimed"
+
+
+def test_download_before_completion_is_job_not_completed(alice_client):
+    job_id = post_job(alice_client, dialogue()).json()["id"]
+    response = alice_client.get(f"/api/v1/jobs/{job_id}/download")
+    assert response.status_code == 404
+    assert response.json()["error"] == "JOB_NOT_COMPLETED"
+
+
+def test_fourth_active_job_is_refused_with_counts(alice_client):
+    for _ in range(3):
+        assert post_job(alice_client, dialogue()).status_code == 201
+    response = post_job(alice_client, dialogue())
+    assert response.status_code == 429
+    body = response.json()
+    assert body["error"] == "JOB_LIMIT_EXCEEDED"
+    assert body["details"] == {"current_jobs": 3, "max_jobs": 3}
+    assert Job.objects.count() == 3
+    assert OrmQ.objects.count() == 3
+
+
+def test_finished_jobs_do_not_count_against_the_limit(alice_client):
+    ids = [post_job(alice_client, dialogue()).json()["id"] for _ in range(3)]
+    alice_client.delete(f"/api/v1/jobs/{ids[0]}")
+    assert post_job(alice_client, dialogue()).status_code == 201
+
+
+def test_voices_lists_espeak_catalog(alice_client):
+    body = alice_client.get("/api/v1/voices").json()
+    espeak = next(p for p in body["providers"] if p["name"] == "espeak")
+    ids = {v["id"] for v in espeak["voices"]}
+    assert {"en-us", "cmn", "ja"} <= ids
+    assert body["output_formats"] == ["mp3", "wav", "ogg", "flac"]
+
+
+def test_wrong_method_is_405(alice_client):
+    assert alice_client.put("/api/v1/jobs").status_code == 405

@@ -1,0 +1,185 @@
+import numpy as np
+import pytest
+
+from synthesis.audio import (
+    OUTPUT_FORMATS,
+    PEAK_CEILING,
+    assemble_dialogue,
+    decode,
+    encode,
+    loudness_dbfs,
+    normalize_loudness,
+    resample,
+)
+from synthesis.providers.base import Audio
+
+RATE = 22050
+
+
+def square(n_samples, amplitude=0.5, period=50, rate=RATE):
+    """A signal with no zero samples, so its first and last samples can be
+    found exactly in the mix (fades scale it but never zero it)."""
+    phase = (np.arange(n_samples) // (period // 2)) % 2
+    return Audio(np.where(phase, amplitude, -amplitude).astype(np.float32), rate)
+
+
+def speech_like(seconds, amplitude, rate=RATE):
+    """Tone bursts with pauses between them, like words."""
+    t = np.arange(int(seconds * rate)) / rate
+    bursts = (np.floor(t * 4) % 2 == 0).astype(np.float32)
+    return Audio((amplitude * np.sin(2 * np.pi * 220 * t) * bursts).astype(np.float32), rate)
+
+
+def rms_db(samples):
+    samples = samples[np.abs(samples) > 0]
+    return 20 * np.log10(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+
+
+def nonzero_span(samples):
+    idx = np.flatnonzero(samples)
+    return idx[0], idx[-1] + 1
+
+
+def test_resample_changes_length_by_the_rate_ratio():
+    out = resample(np.zeros(22050, dtype=np.float32), 22050, 48000)
+    assert len(out) == 48000
+    assert out.dtype == np.float32
+
+
+def test_resample_same_rate_is_a_no_op():
+    samples = np.linspace(-1, 1, 100, dtype=np.float32)
+    assert np.array_equal(resample(samples, 16000, 16000), samples)
+
+
+def test_normalize_brings_quiet_and_loud_to_the_same_level():
+    quiet = normalize_loudness(speech_like(2, 0.01).samples)
+    loud = normalize_loudness(speech_like(2, 0.9).samples)
+    assert abs(rms_db(quiet) - rms_db(loud)) < 1.0
+    assert abs(loudness_dbfs(quiet) - -20.0) < 0.5
+
+
+def test_normalize_ignores_pauses_when_measuring():
+    # Same speech, one with a long pause added: both come out at the same level.
+    speech = speech_like(1, 0.3).samples
+    padded = np.concatenate([speech, np.zeros(RATE * 5, dtype=np.float32)])
+    assert abs(rms_db(normalize_loudness(speech)) - rms_db(normalize_loudness(padded))) < 0.1
+
+
+def test_normalize_limits_peaks_instead_of_clipping():
+    samples = speech_like(2, 0.05).samples
+    samples[RATE // 2] = 0.9  # one spike, 25 dB above the rest
+    out = normalize_loudness(samples)
+    assert np.abs(out).max() <= PEAK_CEILING + 1e-6
+    # The limiter acts locally: the turn as a whole still reaches the target.
+    assert abs(loudness_dbfs(out) - -20.0) < 1.0
+
+
+def test_normalize_leaves_silence_alone():
+    silence = np.zeros(1000, dtype=np.float32)
+    assert np.array_equal(normalize_loudness(silence), silence)
+
+
+@pytest.mark.parametrize("gap_ms", [0, 300])
+def test_timings_without_crossfade_are_where_the_turns_are(gap_ms):
+    lengths = [22050, 11025, 33075]
+    audio, timings = assemble_dialogue([square(n) for n in lengths], gap_ms=gap_ms, crossfade_ms=0)
+
+    gap = gap_ms * RATE // 1000
+    start = 0
+    for n, (start_ms, end_ms) in zip(lengths, timings):
+        assert start_ms == pytest.approx(1000 * start / RATE)
+        assert end_ms == pytest.approx(1000 * (start + n) / RATE)
+        assert np.all(audio.samples[start : start + n] != 0)
+        start += n + gap
+    assert len(audio.samples) == sum(lengths) + gap * (len(lengths) - 1)
+
+
+def test_timings_with_crossfade_and_gap_are_exact_at_every_join():
+    # 40 turns: the old implementation drifted by one crossfade per join.
+    lengths = [RATE // 2 + 37 * i for i in range(40)]
+    gap_ms, crossfade_ms = 200, 20
+    gap, crossfade = 4410, 441
+    audio, timings = assemble_dialogue([square(n) for n in lengths], gap_ms=gap_ms, crossfade_ms=crossfade_ms)
+
+    start = 0
+    for n, (start_ms, end_ms) in zip(lengths, timings):
+        first = round(start_ms * RATE / 1000)
+        last = round(end_ms * RATE / 1000)
+        assert (first, last) == (start, start + n)
+        # The turn is really there: silence right before and after it.
+        assert nonzero_span(audio.samples[max(first - 100, 0) : last + 100]) == (
+            min(first, 100),
+            min(first, 100) + n,
+        )
+        # Each join overlaps by the crossfade: turn → silence → turn.
+        start += n - crossfade + gap - crossfade
+    assert timings[-1][1] == pytest.approx(audio.duration_ms)
+
+
+def test_crossfade_without_gap_overlaps_turns():
+    lengths = [RATE, RATE, RATE]
+    constant = [Audio(np.full(n, 0.5, dtype=np.float32), RATE) for n in lengths]
+    audio, timings = assemble_dialogue(constant, gap_ms=0, crossfade_ms=100)
+    crossfade = 2205
+    assert [round(s * RATE / 1000) for s, _ in timings] == [0, RATE - crossfade, 2 * (RATE - crossfade)]
+    assert len(audio.samples) == 3 * RATE - 2 * crossfade
+    # Linear fades sum to 1: a constant signal stays constant through the joins.
+    assert np.allclose(audio.samples, audio.samples[0], atol=1e-6)
+
+
+def test_crossfade_is_capped_at_half_the_shorter_neighbour():
+    # A 100 ms gap can take at most 50 ms of fade on each side.
+    audio, timings = assemble_dialogue([square(RATE), square(RATE)], gap_ms=100, crossfade_ms=500)
+    half_gap = 2205 // 2
+    assert round(timings[1][0] * RATE / 1000) == RATE - half_gap + 2205 - half_gap
+    # A turn shorter than twice the crossfade limits its own joins.
+    audio, timings = assemble_dialogue([square(RATE), square(1000), square(RATE)], gap_ms=0, crossfade_ms=500)
+    assert [round(s * RATE / 1000) for s, _ in timings] == [0, RATE - 500, RATE - 500 + 1000 - 500]
+
+
+def test_turns_at_different_rates_are_brought_to_the_highest():
+    audio, timings = assemble_dialogue([square(16000, rate=16000), square(24000, rate=24000)], gap_ms=0, crossfade_ms=0)
+    assert audio.sample_rate == 24000
+    assert timings == [(0.0, 1000.0), (1000.0, 2000.0)]
+
+
+def test_explicit_sample_rate_wins():
+    audio, timings = assemble_dialogue([square(RATE)], gap_ms=0, crossfade_ms=0, sample_rate=48000)
+    assert audio.sample_rate == 48000
+    assert timings == [(0.0, 1000.0)]
+
+
+def test_assembled_turns_have_equal_loudness():
+    audio, timings = assemble_dialogue([speech_like(2, 0.02), speech_like(2, 0.8)], gap_ms=250, crossfade_ms=10)
+    levels = [rms_db(audio.samples[int(s * RATE / 1000) : int(e * RATE / 1000)]) for s, e in timings]
+    assert abs(levels[0] - levels[1]) < 1.0
+    assert np.abs(audio.samples).max() <= 1.0
+
+
+def test_no_turns_is_an_error():
+    with pytest.raises(ValueError):
+        assemble_dialogue([], gap_ms=0, crossfade_ms=0)
+
+
+@pytest.mark.parametrize("fmt", sorted(OUTPUT_FORMATS))
+def test_encoded_duration_matches_the_assembled_duration(fmt):
+    audio, _ = assemble_dialogue([speech_like(1.3, 0.5), speech_like(0.7, 0.1)], gap_ms=300, crossfade_ms=15)
+    decoded = decode(encode(audio, fmt))
+    assert decoded.sample_rate == audio.sample_rate
+    assert abs(decoded.duration_ms - audio.duration_ms) < 50
+
+
+def test_wav_round_trip_keeps_the_samples():
+    audio = speech_like(0.5, 0.5)
+    decoded = decode(encode(audio, "wav"))
+    assert np.allclose(decoded.samples, audio.samples, atol=1 / 16384)
+
+
+def test_mp3_is_the_default_format():
+    data = encode(speech_like(0.5, 0.5))
+    assert data[:3] == b"ID3" or data[0] == 0xFF  # ID3 tag or an MPEG frame sync
+
+
+def test_unknown_format_is_a_value_error():
+    with pytest.raises(ValueError):
+        encode(speech_like(0.1, 0.5), "aiff")

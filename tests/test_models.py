@@ -1,0 +1,133 @@
+"""Job state machine, per-user limit and the reaper."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+from django.utils import timezone
+
+from synthesis.models import Job, JobLimitExceeded
+from synthesis.validation import clean_job_request
+from tests.conftest import dialogue
+
+
+def params():
+    return clean_job_request(dialogue())[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_submits_admit_exactly_three(alice):
+    barrier = threading.Barrier(50)
+    outcomes = []
+
+    def submit():
+        try:
+            barrier.wait()
+            Job.objects.submit(alice, params(), provider="espeak")
+            outcomes.append("accepted")
+        except JobLimitExceeded:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("accepted") == 3
+    assert outcomes.count("refused") == 47
+    assert Job.objects.for_user(alice).active().count() == 3
+
+
+@pytest.mark.django_db
+def test_limits_are_per_user(alice, bob):
+    for _ in range(3):
+        Job.objects.submit(alice, params(), provider="espeak")
+    Job.objects.submit(bob, params(), provider="espeak")
+    with pytest.raises(JobLimitExceeded) as refused:
+        Job.objects.submit(alice, params(), provider="espeak")
+    assert (refused.value.current_jobs, refused.value.max_jobs) == (3, 3)
+
+
+@pytest.mark.django_db
+def test_only_legal_moves(alice):
+    job = Job.objects.submit(alice, params(), provider="espeak")
+    assert job.complete("x.mp3", {}) is False  # pending cannot complete
+    assert job.fail("X", "x") is False  # nor fail from the worker side
+    assert job.mark_failed_by_staff() is False
+    claimed = Job.objects.claim(job.pk, "w1")
+    assert Job.objects.claim(job.pk, "w2") is None
+    assert claimed.cancel() is False
+    assert claimed.complete("x.mp3", {"duration_ms": 1}) is True
+    assert claimed.fail("X", "x") is False
+    claimed.refresh_from_db()
+    assert claimed.status == Job.Status.COMPLETED
+
+
+@pytest.mark.django_db
+def test_a_stale_run_token_cannot_move_the_job(alice):
+    job = Job.objects.submit(alice, params(), provider="espeak")
+    claimed = Job.objects.claim(job.pk, "w1")
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.PENDING)
+    Job.objects.claim(job.pk, "w2")  # a second run now owns it
+    assert claimed.record_progress(1) is False
+    assert claimed.complete("x.mp3", {}) is False
+
+
+@pytest.mark.django_db
+def test_reaper(alice, bob, settings):
+    settings.TTS_MAX_ACTIVE_JOBS_PER_USER = 10
+    start = timezone.now()
+    with time_machine.travel(start, tick=False):
+        old_pending = Job.objects.submit(bob, params(), provider="espeak")
+        fresh = Job.objects.claim(Job.objects.submit(alice, params(), provider="espeak").pk, "w1")
+        silent = Job.objects.claim(Job.objects.submit(alice, params(), provider="espeak").pk, "w1")
+        overdue = Job.objects.claim(Job.objects.submit(alice, params(), provider="espeak").pk, "w1")
+    with time_machine.travel(start + timedelta(seconds=settings.TTS_JOB_DEADLINE_SECONDS - 10), tick=False):
+        fresh.record_progress(1)
+        overdue.record_progress(1)
+    with time_machine.travel(start + timedelta(seconds=settings.TTS_JOB_DEADLINE_SECONDS - 5), tick=False):
+        counts = Job.objects.reap()
+        assert counts == {"timeout": 0, "stale": 1, "pending_expired": 0}
+    with time_machine.travel(start + timedelta(hours=24, seconds=1), tick=False):
+        counts = Job.objects.reap()
+    for job in (old_pending, fresh, silent, overdue):
+        job.refresh_from_db()
+    assert silent.error_code == "WORKER_LOST"
+    assert {fresh.error_code, overdue.error_code} == {"TIMEOUT"}
+    assert (old_pending.status, old_pending.error_code) == (Job.Status.FAILED, "QUEUE_EXPIRED")
+    assert counts == {"timeout": 2, "stale": 0, "pending_expired": 1}
+
+
+@pytest.mark.django_db
+def test_reaper_leaves_healthy_jobs_alone(alice):
+    pending = Job.objects.submit(alice, params(), provider="espeak")
+    running = Job.objects.claim(Job.objects.submit(alice, params(), provider="espeak").pk, "w1")
+    assert Job.objects.reap() == {"timeout": 0, "stale": 0, "pending_expired": 0}
+    pending.refresh_from_db()
+    running.refresh_from_db()
+    assert (pending.status, running.status) == (Job.Status.PENDING, Job.Status.PROCESSING)
+
+
+@pytest.mark.django_db
+def test_start_up_fails_only_this_workers_orphans(alice):
+    mine = Job.objects.claim(Job.objects.submit(alice, params(), provider="espeak").pk, "host-a")
+    theirs = Job.objects.claim(Job.objects.submit(alice, params(), provider="espeak").pk, "host-b")
+    assert Job.objects.fail_interrupted("host-a") == 1
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.status, mine.error_code) == (Job.Status.FAILED, "INTERRUPTED")
+    assert theirs.status == Job.Status.PROCESSING
+
+
+@pytest.mark.django_db
+def test_titles_and_expiry(alice, settings):
+    job = Job.objects.submit(alice, params(), provider="espeak")
+    assert job.title == "Hello there, Bob. Hi Alice. How are you? …"
+    assert job.speakers == ["Alice", "Bob", "Carol"]
+    assert job.expires_at is None
+    job.cancel()
+    assert job.expires_at == job.completed_at + timedelta(days=settings.TTS_CANCELLED_RETENTION_DAYS)

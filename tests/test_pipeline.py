@@ -1,0 +1,222 @@
+"""The worker's run of one job: claim, retries, deadline, completion, cleanup."""
+
+import json
+import os
+
+import pytest
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from synthesis.audio import decode
+from synthesis.models import Job
+from synthesis.pipeline import SynthesisRun, batches_for
+from synthesis.providers import get_provider, reset_providers
+from synthesis.providers.base import Capabilities
+from synthesis.tasks import run_synthesis
+from tests.conftest import dialogue
+from tests.engines import permanent, transient
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def scripted(settings, fast_retries):
+    settings.TTS_PROVIDER_CLASSES = ["synthesis.providers.espeak.EspeakProvider", "tests.engines.ScriptedEspeak"]
+    reset_providers()
+    yield get_provider("scripted")
+    reset_providers()
+
+
+def submit(user, **overrides):
+    from synthesis.validation import clean_job_request
+
+    provider, params = clean_job_request(dialogue(**overrides))
+    return Job.objects.submit(user, params, provider=provider)
+
+
+def stored_files(media_root):
+    return [p for p in media_root.rglob("*") if p.is_file()] if media_root.exists() else []
+
+
+def test_completed_job_has_exact_metadata(alice, _media_root):
+    job = submit(alice, output_format="flac")
+    run_synthesis(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.COMPLETED
+    meta = job.result_metadata
+    with job.audio.open("rb") as f:
+        audio = decode(f.read())
+    assert abs(audio.duration_ms - meta["duration_ms"]) <= 50
+    assert meta["latency_ms"] >= 0 and meta["synthesis_mode"] == "segmented"
+    turns = meta["turns"]
+    assert turns[0]["start_ms"] == 0
+    assert turns[-1]["end_ms"] == meta["duration_ms"]
+    for before, after in zip(turns, turns[1:]):
+        # gap 300 ms, crossfade 50 ms at both ends of the silence: each turn
+        # starts 200 ms after the last ended.
+        assert after["start_ms"] - before["end_ms"] == pytest.approx(200, abs=1)
+    assert job.progress_done == 3 and job.heartbeat_at and job.started_at <= job.completed_at
+    assert stored_files(_media_root) == [_media_root / job.audio.name]
+    # Not guessable from the job id alone.
+    assert len(os.path.basename(job.audio.name)) > len(str(job.pk)) + 10
+
+
+def test_distinct_speakers_get_distinct_voices(alice):
+    job = submit(alice, turns=[{"speaker": s, "text": "The same words.", "index": i} for i, s in enumerate("AB")],
+                 voice_assignments=[{"speaker": "A", "voice_id": "en-us"}, {"speaker": "B", "voice_id": "en-us+f3"}],
+                 gap_ms=0, crossfade_ms=0, output_format="wav")
+    run_synthesis(job.pk)
+    job.refresh_from_db()
+    with job.audio.open("rb") as f:
+        audio = decode(f.read())
+    a, b = job.result_metadata["turns"]
+    sr = audio.sample_rate
+    first = audio.samples[a["start_ms"] * sr // 1000 : a["end_ms"] * sr // 1000]
+    second = audio.samples[b["start_ms"] * sr // 1000 : b["end_ms"] * sr // 1000]
+    assert len(first) != len(second) or not (first == second).all()
+
+
+def test_second_delivery_does_nothing(alice):
+    job = submit(alice)
+    assert run_synthesis(job.pk) == "completed"
+    job.refresh_from_db()
+    first_audio, first_completed = job.audio.name, job.completed_at
+    assert run_synthesis(job.pk) == "not claimed"
+    job.refresh_from_db()
+    assert (job.audio.name, job.completed_at) == (first_audio, first_completed)
+
+
+def test_claim_and_cancel_have_one_winner(alice):
+    job = submit(alice)
+    claimed = Job.objects.claim(job.pk, "w1")
+    assert claimed is not None
+    assert job.cancel() is False
+    assert job.status == Job.Status.PROCESSING
+
+    other = submit(alice)
+    assert other.cancel() is True
+    assert Job.objects.claim(other.pk, "w1") is None
+    other.refresh_from_db()
+    assert other.status == Job.Status.CANCELLED
+
+
+def test_transient_errors_are_retried_with_the_configured_backoff(alice, scripted):
+    scripted.script = [transient(), transient()]
+    job = submit(alice, provider="scripted")
+    claimed = Job.objects.claim(job.pk, "w1")
+    sleeps = []
+    SynthesisRun(claimed, sleep=sleeps.append).run()
+    job.refresh_from_db()
+    assert job.status == Job.Status.COMPLETED
+    assert job.retry_count == 2
+    assert sleeps == [0.001, 0.002]
+
+
+def test_retry_after_from_the_provider_is_honoured(alice, scripted):
+    scripted.script = [transient(retry_after=0.5)]
+    claimed = Job.objects.claim(submit(alice, provider="scripted").pk, "w1")
+    sleeps = []
+    SynthesisRun(claimed, sleep=sleeps.append).run()
+    assert sleeps == [0.5]
+
+
+def test_transient_errors_past_the_last_retry_fail_the_job(alice, scripted, _media_root):
+    scripted.script = [transient("Engine overloaded.")] * 4
+    job = submit(alice, provider="scripted")
+    run_synthesis(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert job.retry_count == 3
+    assert (job.error_code, job.error_message) == ("ENGINE_BUSY", "Engine overloaded.")
+    assert scripted.calls == 4
+    assert stored_files(_media_root) == []
+
+
+def test_permanent_errors_fail_at_once(alice, scripted, _media_root):
+    scripted.script = [permanent()]
+    job = submit(alice, provider="scripted")
+    run_synthesis(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert job.retry_count == 0 and scripted.calls == 1
+    assert job.error_message == "That voice cannot read this text."
+    assert not job.audio and stored_files(_media_root) == []
+
+
+def test_unknown_voice_at_run_time_fails_clearly(alice):
+    job = submit(alice)
+    params = dict(job.input_params, voice_assignments=[{"speaker": s, "voice_id": "xx-nope"} for s in job.speakers])
+    Job.objects.filter(pk=job.pk).update(input_params=params)
+    run_synthesis(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert job.error_code == "VOICE_NOT_FOUND" and "xx-nope" in job.error_message
+
+
+def test_deadline_stops_the_run_with_timeout(alice, scripted, settings, _media_root):
+    settings.TTS_JOB_DEADLINE_SECONDS = 0.5
+    scripted.delay = 0.3  # per turn: the third turn would start after the deadline
+    job = submit(alice, provider="scripted")
+    run_synthesis(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert job.error_code == "TIMEOUT"
+    assert "limit" in job.error_message
+    assert 0 < job.progress_done < 3
+    assert stored_files(_media_root) == []
+
+
+def test_a_retry_that_would_wait_past_the_deadline_times_out_at_once(alice, scripted, settings):
+    settings.TTS_JOB_DEADLINE_SECONDS = 2
+    settings.TTS_RETRY_DELAYS = [5, 10, 20]
+    scripted.script = [transient()]
+    job = submit(alice, provider="scripted")
+    claimed = Job.objects.claim(job.pk, "w1")
+    sleeps = []
+    SynthesisRun(claimed, sleep=sleeps.append).run()
+    job.refresh_from_db()
+    assert (job.status, job.error_code, sleeps) == (Job.Status.FAILED, "TIMEOUT", [])
+
+
+def test_a_run_that_lost_its_job_to_the_reaper_stores_nothing(alice, scripted, _media_root):
+    job = submit(alice, provider="scripted")
+    claimed = Job.objects.claim(job.pk, "w1")
+    # The reaper fails the job while the worker is between turns.
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.FAILED, error_code="WORKER_LOST")
+    SynthesisRun(claimed).run()
+    job.refresh_from_db()
+    assert (job.status, job.error_code) == (Job.Status.FAILED, "WORKER_LOST")
+    assert stored_files(_media_root) == []
+
+
+def test_storage_failure_fails_the_job_and_leaves_no_file(alice, settings, _media_root):
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "tests.test_pipeline.FullDiskStorage"}}
+    job = submit(alice)
+    run_synthesis(job.pk)
+    job.refresh_from_db()
+    assert (job.status, job.error_code) == (Job.Status.FAILED, "INTERNAL_ERROR")
+    assert stored_files(_media_root) == []
+
+
+from synthesis.storage import AtomicFileSystemStorage  # noqa: E402
+
+
+class FullDiskStorage(AtomicFileSystemStorage):
+    """The disk fills up halfway through writing the file."""
+
+    def _save(self, name, content):
+        class HalfWritten:
+            def chunks(self):
+                data = content.read()
+                yield data[: len(data) // 2]
+                raise OSError(28, "No space left on device")
+
+        return super()._save(name, HalfWritten())
+
+
+def test_batches_split_at_turn_boundaries():
+    caps = Capabilities(native_multi_speaker=True, max_speakers=2, max_chars_per_request=10)
+    turns = [{"speaker": s, "text": t} for s, t in [("A", "12345"), ("B", "1234"), ("A", "123"), ("C", "1")]]
+    assert [[t["text"] for t in b] for b in batches_for(turns, caps)] == [["12345", "1234"], ["123", "1"]]
+    caps = Capabilities(native_multi_speaker=True, max_speakers=2, max_chars_per_request=100)
+    assert [[t["speaker"] for t in b] for b in batches_for(turns, caps)] == [["A", "B", "A"], ["C"]]
