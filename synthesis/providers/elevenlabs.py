@@ -1,0 +1,150 @@
+"""ElevenLabs through its REST API (``xi-api-key`` header).
+
+- Voices: ``GET /v1/voices``.
+- Native multi-speaker (default): ``POST /v1/text-to-dialogue/with-timestamps``
+  with ``{"inputs": [{"text", "voice_id"}, ...], "model_id"}``; the JSON
+  answer carries the audio (base64) and ``voice_segments`` that say where
+  each input (``dialogue_input_index``) starts and ends, which is how one
+  response becomes one piece per turn.
+- Segmented (``TTS_ELEVENLABS_DIALOGUE=0``, for accounts or models without
+  text-to-dialogue): ``POST /v1/text-to-speech/{voice_id}`` per turn.
+
+Audio is requested as ``pcm_24000`` (raw 16-bit mono): no decoder needed,
+and available on every plan (44.1 kHz PCM needs a Pro plan).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import urllib.parse
+
+from django.conf import settings
+
+from . import http
+from .base import Audio, Capabilities, DialogueAudio, PermanentProviderError, Provider, Voice
+
+SERVICE = "ElevenLabs"
+SAMPLE_RATE = 24000
+OUTPUT_FORMAT = f"pcm_{SAMPLE_RATE}"
+# text-to-dialogue accepts at most 10 distinct voices per request.
+MAX_DIALOGUE_VOICES = 10
+# Inputs per dialogue request: not documented as a limit; kept modest so a
+# batch of many tiny turns stays one reasonable request.
+MAX_DIALOGUE_INPUTS = 100
+# Single-voice text-to-speech accepts 10,000 characters (multilingual v2).
+MAX_TTS_CHARS = 10_000
+_ISO_639_1 = re.compile(r"^[a-z]{2}$")
+
+
+def _language_code(language: str | None) -> str | None:
+    # ElevenLabs takes ISO 639-1 only ("en"); our jobs may say "en-us" or "cmn".
+    code = (language or "").split("-")[0].lower()
+    return code if _ISO_639_1.match(code) else None
+
+
+class ElevenLabsProvider(Provider):
+    name = "elevenlabs"
+    label = "ElevenLabs"
+
+    def __init__(self):
+        self._voices = http.VoiceListCache(self._fetch_voices, ttl=settings.TTS_VOICES_CACHE_SECONDS)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        if settings.TTS_ELEVENLABS_DIALOGUE:
+            return Capabilities(native_multi_speaker=True, max_speakers=MAX_DIALOGUE_VOICES,
+                                max_chars_per_request=settings.TTS_ELEVENLABS_MAX_CHARS,
+                                sample_rates=(SAMPLE_RATE,))
+        return Capabilities(native_multi_speaker=False, max_chars_per_request=MAX_TTS_CHARS,
+                            sample_rates=(SAMPLE_RATE,))
+
+    def is_available(self) -> bool:
+        return bool(settings.TTS_ELEVENLABS_API_KEY and settings.TTS_ELEVENLABS_BASE_URL)
+
+    def voices(self) -> list[Voice]:
+        return self._voices.get()
+
+    def _call(self, method: str, path: str, *, payload: dict | None = None, params=None) -> http.Response:
+        key = settings.TTS_ELEVENLABS_API_KEY
+        headers = {"xi-api-key": key}
+        body = None
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+            body = json.dumps(payload).encode()
+        base = settings.TTS_ELEVENLABS_BASE_URL.strip().rstrip("/")
+        return http.request(method, f"{base}{path}", service=SERVICE, timeout=settings.TTS_HTTP_TIMEOUT,
+                            headers=headers, body=body, params=params, secrets=(key,))
+
+    def _fetch_voices(self) -> list[Voice]:
+        voices = []
+        for item in self._call("GET", "/v1/voices").json().get("voices", []):
+            voice_id = item.get("voice_id")
+            if not voice_id:
+                continue
+            labels = item.get("labels") or {}
+            verified = item.get("verified_languages") or []
+            language = (labels.get("language") or (verified[0].get("language") if verified else None) or "en")
+            gender = (labels.get("gender") or "").lower()
+            voices.append(Voice(voice_id, item.get("name") or voice_id, language,
+                                gender if gender in ("male", "female") else None))
+        return voices
+
+    def _payload(self, model: str, language: str | None, **fields) -> dict:
+        payload = {**fields, "model_id": model}
+        if code := _language_code(language):
+            payload["language_code"] = code
+        return payload
+
+    def synthesize(self, text: str, voice_id: str, language: str | None = None) -> Audio:
+        pieces = []
+        for part in http.split_text(text, MAX_TTS_CHARS):
+            response = self._call(
+                "POST", f"/v1/text-to-speech/{urllib.parse.quote(voice_id, safe='')}",
+                params={"output_format": OUTPUT_FORMAT},
+                payload=self._payload(settings.TTS_ELEVENLABS_TTS_MODEL, language, text=part),
+            )
+            pieces.append((0, http.pcm16_audio(response.body, SAMPLE_RATE)))
+        return http.join_pieces(1, pieces)[0]
+
+    def synthesize_dialogue(self, turns: list[tuple[str, str]], language: str | None = None) -> DialogueAudio:
+        pieces = []
+        for request in http.plan_requests(turns, settings.TTS_ELEVENLABS_MAX_CHARS, MAX_DIALOGUE_INPUTS):
+            inputs = [{"text": text, "voice_id": voice_id} for _, text, voice_id in request]
+            response = self._call(
+                "POST", "/v1/text-to-dialogue/with-timestamps", params={"output_format": OUTPUT_FORMAT},
+                payload=self._payload(settings.TTS_ELEVENLABS_DIALOGUE_MODEL, language, inputs=inputs),
+            )
+            split = self._split(response, [len(item["text"]) for item in inputs])
+            pieces.extend((index, piece) for (index, _, _), piece in zip(request, split))
+        return DialogueAudio(turns=http.join_pieces(len(turns), pieces))
+
+    def _split(self, response: http.Response, weights: list[int]) -> list[Audio]:
+        try:
+            data = response.json()
+            audio = http.pcm16_audio(base64.b64decode(data["audio_base64"], validate=True), SAMPLE_RATE)
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            raise PermanentProviderError(f"{SERVICE} returned an answer this server cannot read.",
+                                         code="PROVIDER_BAD_AUDIO") from None
+        # A turn may be spoken in several segments; its span runs from its
+        # first segment's start to its last segment's end.
+        spans: dict[int, list[float]] = {}
+        for segment in data.get("voice_segments") or []:
+            try:
+                index = int(segment["dialogue_input_index"])
+                start, end = float(segment["start_time_seconds"]), float(segment["end_time_seconds"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            span = spans.setdefault(index, [start, end])
+            span[0], span[1] = min(span[0], start), max(span[1], end)
+        if sorted(spans) != list(range(len(weights))):
+            # No usable timing data: fall back to the pauses between turns.
+            return http.split_at_pauses(audio, weights, min_pause_ms=250)
+        pieces = []
+        for index in range(len(weights)):
+            start = int(round(spans[index][0] * SAMPLE_RATE))
+            end = int(round(spans[index][1] * SAMPLE_RATE))
+            pieces.append(Audio(audio.samples[start:end], SAMPLE_RATE))
+        return pieces

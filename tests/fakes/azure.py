@@ -1,0 +1,102 @@
+"""Azure Speech's text-to-speech REST API, as "Text to speech REST API"
+(learn.microsoft.com, speech-service/rest-text-to-speech) describes it:
+
+- ``GET /cognitiveservices/voices/list`` with ``Ocp-Apim-Subscription-Key``
+  → a JSON array of voices (Name, DisplayName, LocalName, ShortName, Gender,
+  Locale, LocaleName, SampleRateHertz, VoiceType, Status, WordsPerMinute).
+- ``POST /cognitiveservices/v1`` with the key, ``Content-Type:
+  application/ssml+xml``, ``X-Microsoft-OutputFormat`` and ``User-Agent``;
+  SSML body; 200 with the audio file. 400 for a bad parameter or SSML, 401
+  bad key, 415 wrong content type, 429 over quota, 502/503 server trouble.
+
+SSML handled: ``<speak version="1.0" xml:lang>`` with ``<voice name>``
+children holding text and ``<break time="Nms"/>``; voices are read one after
+the other into one file. Like the real REST API, no boundary data is returned.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+
+from . import FakeService, Recorded, audio_file, json_response, speak
+
+SSML_NS = "{http://www.w3.org/2001/10/synthesis}"
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+OUTPUT_FORMATS = {"riff-24khz-16bit-mono-pcm": 24000, "riff-16khz-16bit-mono-pcm": 16000,
+                  "riff-48khz-16bit-mono-pcm": 48000, "riff-22050hz-16bit-mono-pcm": 22050}
+# (ShortName, DisplayName, Gender, Locale, LocaleName) → eSpeak voice that reads it.
+VOICES = {
+    "en-US-JennyNeural": ("Jenny", "Female", "en-US", "English (United States)", "en-us+f3"),
+    "en-US-GuyNeural": ("Guy", "Male", "en-US", "English (United States)", "en-us+m3"),
+    "en-GB-SoniaNeural": ("Sonia", "Female", "en-GB", "English (United Kingdom)", "en-gb+f4"),
+    "de-DE-KatjaNeural": ("Katja", "Female", "de-DE", "German (Germany)", "de+f2"),
+}
+
+
+def voice_list() -> list[dict]:
+    return [
+        {"Name": f"Microsoft Server Speech Text to Speech Voice ({locale}, {short.split('-')[-1]})",
+         "DisplayName": display, "LocalName": display, "ShortName": short, "Gender": gender, "Locale": locale,
+         "LocaleName": locale_name, "SampleRateHertz": "24000", "VoiceType": "Neural", "Status": "GA",
+         "WordsPerMinute": "150"}
+        for short, (display, gender, locale, locale_name, _) in VOICES.items()
+    ]
+
+
+class AzureFake(FakeService):
+    synthesis_paths = ("/cognitiveservices/v1",)
+
+    def __init__(self, key: str = "azkey-0b5e8d2c94f64a1e"):
+        super().__init__()
+        self.key = key
+
+    def handle(self, request: Recorded):
+        if request.headers.get("ocp-apim-subscription-key") != self.key:
+            # Azure answers 401 with a JSON error that names no key.
+            return json_response(401, {"error": {"code": "401", "message": "Access denied due to invalid "
+                                        "subscription key or wrong API endpoint. Make sure to provide a valid key "
+                                        "for an active subscription and use a correct regional API endpoint for "
+                                        "your resource."}})
+        if request.method == "GET" and request.path == "/cognitiveservices/voices/list":
+            return json_response(200, voice_list())
+        if request.method != "POST" or request.path != "/cognitiveservices/v1":
+            return 404, {}, b""
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/ssml+xml":
+            return 415, {}, b""
+        rate = OUTPUT_FORMATS.get(request.headers.get("x-microsoft-outputformat", ""))
+        if rate is None or not request.headers.get("user-agent"):
+            return 400, {}, b""
+        try:
+            root = ET.fromstring(request.body)
+        except ET.ParseError:
+            return 400, {}, b""
+        if root.tag != f"{SSML_NS}speak" or root.get("version") != "1.0" or not root.get(XML_LANG):
+            return 400, {}, b""
+        pieces = []
+        for voice in root:
+            if voice.tag != f"{SSML_NS}voice" or voice.get("name") not in VOICES:
+                return 400, {}, b""
+            espeak_voice = VOICES[voice.get("name")][4]
+            for text, pause_ms in self._content(voice):
+                if text.strip():
+                    pieces.append(speak(text, espeak_voice, rate))
+                if pause_ms:
+                    pieces.append(np.zeros(rate * pause_ms // 1000, dtype=np.float32))
+        if not pieces:
+            return 400, {}, b""
+        return 200, {"Content-Type": "audio/x-wav"}, audio_file(np.concatenate(pieces), rate, "WAV")
+
+    @staticmethod
+    def _content(voice):
+        """(text, pause after it in ms) in document order."""
+        yield voice.text or "", 0
+        for child in voice:
+            pause = 0
+            if child.tag == f"{SSML_NS}break":
+                match = re.fullmatch(r"(\d+)ms", child.get("time", ""))
+                pause = int(match.group(1)) if match else 750
+            yield "".join(child.itertext()) if child.tag != f"{SSML_NS}break" else "", pause
+            yield child.tail or "", 0
