@@ -65,15 +65,23 @@ class WorkerCluster:
         )
         return self
 
-    def stop(self, sig=signal.SIGTERM, timeout: float = 15):
-        if self.process is None or self.process.poll() is not None:
+    def stop(self, sig=signal.SIGTERM, timeout: float = 10):
+        if self.process is None:
             return
-        os.killpg(self.process.pid, sig)
+        if self.process.poll() is None:
+            # SIGTERM to the cluster's main process only: it stops its own
+            # workers; signalling them all at once confuses its shutdown.
+            os.kill(self.process.pid, sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        # Whatever is left of the process group (workers of a killed cluster).
         try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        except ProcessLookupError:
+            pass
+        self.process.wait()
         self.log.close()
 
     def kill(self):

@@ -68,3 +68,21 @@ def dialogue(**overrides) -> dict:
 
 
 from tests.cluster import worker_cluster  # noqa: E402,F401  (fixture)
+
+
+@pytest.fixture
+def scripted_provider(settings, fast_retries):
+    """The failure-injecting provider of tests/engines.py, registered."""
+    from synthesis.providers import get_provider, reset_providers
+
+    settings.TTS_PROVIDER_CLASSES = ["synthesis.providers.espeak.EspeakProvider", "tests.engines.ScriptedEspeak"]
+    reset_providers()
+    yield get_provider("scripted")
+    reset_providers()
+
+
+def pytest_configure(config):
+    from django.conf import settings
+
+    # whitenoise warns on every request when STATIC_ROOT is missing.
+    settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ remote engine would: they exist to drive the worker's retry and deadline
 logic, which cannot be provoked from eSpeak itself.
 """
 
+import os
 import time
 
 from synthesis.providers.base import PermanentProviderError, TransientProviderError
@@ -17,7 +18,8 @@ class ScriptedEspeak(EspeakProvider):
 
     def __init__(self):
         self.script: list = []  # errors to raise (in order) before speaking
-        self.delay = 0.0
+        # Seconds per call; worker processes started by tests set it from the environment.
+        self.delay = float(os.getenv("TTS_TEST_TURN_DELAY", "0"))
         self.calls = 0
 
     def synthesize(self, text, voice_id, language=None):

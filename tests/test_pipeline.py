@@ -10,7 +10,6 @@ from django.utils import timezone
 from synthesis.audio import decode
 from synthesis.models import Job
 from synthesis.pipeline import SynthesisRun, batches_for
-from synthesis.providers import get_provider, reset_providers
 from synthesis.providers.base import Capabilities
 from synthesis.tasks import run_synthesis
 from tests.conftest import dialogue
@@ -20,11 +19,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def scripted(settings, fast_retries):
-    settings.TTS_PROVIDER_CLASSES = ["synthesis.providers.espeak.EspeakProvider", "tests.engines.ScriptedEspeak"]
-    reset_providers()
-    yield get_provider("scripted")
-    reset_providers()
+def scripted(scripted_provider):
+    return scripted_provider
 
 
 def submit(user, **overrides):
