@@ -158,25 +158,39 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
         """Delete jobs past retention with their audio, in batches so no lock
         is held for long. A missing file is fine; a storage error keeps the
         row for the next run."""
-        expired = self.expired(now).order_by("completed_at")
+        expired = self.expired(now).order_by("completed_at", "pk")
         if dry_run:
-            return {"deleted": 0, "would_delete": expired.count(), "errors": 0}
-        deleted, skipped = 0, []
+            return {"deleted": 0, "would_delete": expired.count(), "errors": 0, "stopped_early": False}
+        deleted, errors, stopped_early = 0, 0, False
+        after = None
         while True:
-            # Each batch is its own short transaction; rows whose audio could
-            # not be deleted are skipped so the loop ends.
-            jobs = list(expired.exclude(pk__in=skipped)[:batch_size])
+            # Keyset pagination over (completed_at, pk): rows kept after a
+            # storage error are stepped over without an ever-growing exclude
+            # list. Each row's delete is its own short transaction.
+            batch = expired
+            if after is not None:
+                batch = batch.filter(Q(completed_at__gt=after[0]) | Q(completed_at=after[0], pk__gt=after[1]))
+            jobs = list(batch.only("pk", "audio", "completed_at")[:batch_size])
             if not jobs:
                 break
+            # Taken now: delete() sets the instance's pk to None.
+            after = (jobs[-1].completed_at, jobs[-1].pk)
+            batch_deleted = 0
             for job in jobs:
                 try:
                     job.delete_with_audio()
-                    deleted += 1
+                    batch_deleted += 1
                 except Exception:
-                    skipped.append(job.pk)
+                    errors += 1
                     log.exception("cleanup could not delete audio job_id=%s", job.pk)
-        errors = len(skipped)
-        return {"deleted": deleted, "errors": errors}
+            deleted += batch_deleted
+            if batch_deleted == 0 and errors:
+                # A whole batch failed: the storage is most likely down. Stop
+                # rather than log one error per expired row; the next run retries.
+                stopped_early = True
+                break
+        log.info("cleanup finished deleted=%d errors=%d stopped_early=%s", deleted, errors, stopped_early)
+        return {"deleted": deleted, "errors": errors, "stopped_early": stopped_early}
 
     def _fail_where(self, condition, code, message, now) -> int:
         ids = list(self.filter(condition).values_list("pk", flat=True))

@@ -1,0 +1,305 @@
+"""Staff control over jobs, users and API tokens.
+
+State changes go through the same model methods as the site (cancel, resubmit,
+mark_failed_by_staff, delete_with_audio), never through editable fields, so
+the admin cannot put a job in a state the worker does not expect.
+"""
+
+from collections import Counter
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import Count, Q
+from django.http import Http404
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+
+from synthesis.api import audio_response
+from synthesis.models import ApiToken, ClusterHeartbeat, Job, JobLimitExceeded
+
+User = get_user_model()
+
+
+def report(modeladmin, request, verb: str, changed: int, skipped: Counter):
+    """One message per action: how many rows changed, and why the others didn't."""
+    text = f"{verb} {changed} job{'s' if changed != 1 else ''}."
+    if skipped:
+        reasons = "; ".join(f"{count} {reason}" for reason, count in sorted(skipped.items()))
+        text += f" Skipped {sum(skipped.values())}: {reasons}."
+    modeladmin.message_user(request, text, messages.SUCCESS if changed or not skipped else messages.WARNING)
+
+
+@admin.action(description="Cancel selected jobs (pending only)")
+def cancel_jobs(modeladmin, request, queryset):
+    changed, skipped = 0, Counter()
+    for job in queryset:
+        if job.cancel():
+            changed += 1
+        else:
+            skipped[f"{job.status} (only pending jobs can be cancelled)"] += 1
+    report(modeladmin, request, "Cancelled", changed, skipped)
+
+
+@admin.action(description="Resubmit selected jobs as new jobs for the same user (failed/cancelled)")
+def resubmit_jobs(modeladmin, request, queryset):
+    changed, skipped = 0, Counter()
+    for job in queryset.select_related("owner"):
+        if not job.can_resubmit:
+            skipped[f"{job.status} (only failed or cancelled jobs can be resubmitted)"] += 1
+            continue
+        try:
+            job.resubmit()
+            changed += 1
+        except JobLimitExceeded:
+            skipped["owner already at the active-job limit"] += 1
+    report(modeladmin, request, "Resubmitted", changed, skipped)
+
+
+@admin.action(description="Mark selected jobs failed (stuck processing)")
+def mark_failed(modeladmin, request, queryset):
+    changed, skipped = 0, Counter()
+    for job in queryset:
+        if job.mark_failed_by_staff(f"Marked failed by staff ({request.user.get_username()})."):
+            changed += 1
+        else:
+            skipped[f"{job.status} (only processing jobs can be marked failed)"] += 1
+    report(modeladmin, request, "Marked failed", changed, skipped)
+
+
+@admin.action(description="Delete selected jobs with their audio", permissions=["delete"])
+def delete_with_audio(modeladmin, request, queryset):
+    changed, skipped = 0, Counter()
+    for job in queryset:
+        if job.status == Job.Status.PROCESSING:
+            # The worker would go on writing a file nobody owns: fail it first.
+            skipped["processing (mark them failed first)"] += 1
+            continue
+        try:
+            job.delete_with_audio()
+            changed += 1
+        except Exception:
+            # The row stays, so its file is not orphaned; a retry can finish.
+            skipped["storage error deleting the audio (row kept; see the log)"] += 1
+    report(modeladmin, request, "Deleted", changed, skipped)
+
+
+@admin.register(Job)
+class JobAdmin(admin.ModelAdmin):
+    list_display = ["short_id", "title", "owner", "status", "provider", "turns", "duration", "created_at",
+                    "elapsed", "retry_count"]
+    list_display_links = ["short_id", "title"]
+    list_filter = ["status", "provider", ("created_at", admin.DateFieldListFilter), ("owner", admin.RelatedOnlyFieldListFilter)]
+    # "^id": the list shows the first 8 characters of the id, so a prefix finds it.
+    search_fields = ["^id", "owner__username", "owner__email", "title", "input_params"]
+    date_hierarchy = "created_at"
+    list_select_related = ["owner"]
+    list_per_page = 50
+    show_full_result_count = False  # a second COUNT(*) over the whole table on every page
+    actions = [cancel_jobs, resubmit_jobs, mark_failed, delete_with_audio]
+    ordering = ["-created_at"]
+    fieldsets = [
+        (None, {"fields": ["id", "owner", "status", "provider", "job_type", "title", "progress"]}),
+        ("Input", {"fields": ["input_readable"]}),
+        ("Result", {"fields": ["audio_player", "result_readable", "turn_timeline"]}),
+        ("Error", {"fields": ["error_code", "error_message", "retry_count"]}),
+        ("Timeline", {"fields": ["created_at", "started_at", "heartbeat_at", "deadline_at", "completed_at",
+                                 "expires_at"]}),
+        ("Worker", {"fields": ["worker_name", "run_token", "task_link"]}),
+        ("Raw JSON", {"classes": ["collapse"], "fields": ["input_params", "result_metadata"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Everything: staff change a job's state only through the actions.
+        return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]
+
+    def has_add_permission(self, request):
+        return False  # jobs come from submissions, with validation and the per-user limit
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Django's bulk delete would leave the audio files behind.
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_model(self, request, obj):
+        obj.delete_with_audio()
+
+    def delete_queryset(self, request, queryset):
+        for job in queryset:
+            job.delete_with_audio()
+
+    def get_urls(self):
+        return [
+            path("<uuid:job_id>/audio/", self.admin_site.admin_view(self.audio_view), name="synthesis_job_audio"),
+            *super().get_urls(),
+        ]
+
+    def audio_view(self, request, job_id):
+        job = Job.objects.filter(pk=job_id).first()
+        if job is None or not job.audio or not self.has_view_permission(request, job):
+            raise Http404("No audio for this job.")
+        return audio_response(job)
+
+    # --- columns -------------------------------------------------------------
+
+    @admin.display(description="Job", ordering="id")
+    def short_id(self, job):
+        return str(job.pk)[:8]
+
+    @admin.display(description="Turns", ordering="progress_total")
+    def turns(self, job):
+        return job.progress_total
+
+    @admin.display(description="Duration")
+    def duration(self, job):
+        ms = job.result_metadata.get("duration_ms")
+        return f"{ms / 1000:.1f} s" if ms is not None else "—"
+
+    @admin.display(description="Elapsed")
+    def elapsed(self, job):
+        ms = job.elapsed_ms
+        return f"{ms / 1000:.1f} s" if ms is not None else "—"
+
+    @admin.display(description="Progress")
+    def progress(self, job):
+        return f"{job.progress_done} / {job.progress_total} turns"
+
+    # --- detail --------------------------------------------------------------
+
+    @admin.display(description="Input")
+    def input_readable(self, job):
+        params = job.input_params or {}
+        settings_rows = format_html_join(
+            "", "<tr><th>{}</th><td>{}</td></tr>",
+            [(key, params.get(key)) for key in ("language", "output_format", "gap_ms", "crossfade_ms")],
+        )
+        voices = format_html_join(
+            "", "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            [(a.get("speaker"), a.get("voice_id"), a.get("voice_name") or "") for a in params.get("voice_assignments", [])],
+        )
+        turns = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            [(t.get("index"), t.get("speaker"), t.get("text")) for t in params.get("turns", [])],
+        )
+        return format_html(
+            "<table>{}</table><h4>Voices</h4><table><tr><th>Speaker</th><th>Voice</th><th>Name</th></tr>{}</table>"
+            "<h4>Script</h4><table><tr><th>#</th><th>Speaker</th><th>Text</th></tr>{}</table>",
+            settings_rows, voices, turns,
+        )
+
+    @admin.display(description="Result")
+    def result_readable(self, job):
+        meta = job.result_metadata or {}
+        if not meta:
+            return "—"
+        rows = [(key, value) for key, value in meta.items() if key != "turns"]
+        return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
+
+    @admin.display(description="Audio")
+    def audio_player(self, job):
+        if not job.audio:
+            return "—"
+        url = reverse("admin:synthesis_job_audio", args=[job.pk])
+        return format_html('<audio controls preload="none" src="{}"></audio><br><a href="{}">Download</a>', url, url)
+
+    @admin.display(description="Turn timeline")
+    def turn_timeline(self, job):
+        timings = (job.result_metadata or {}).get("turns") or []
+        if not timings:
+            return "—"
+        return format_html(
+            "<table><tr><th>#</th><th>Speaker</th><th>Start</th><th>End</th></tr>{}</table>",
+            format_html_join(
+                "", "<tr><td>{}</td><td>{}</td><td>{} ms</td><td>{} ms</td></tr>",
+                [(t.get("index"), t.get("speaker"), t.get("start_ms"), t.get("end_ms")) for t in timings],
+            ),
+        )
+
+    @admin.display(description="django-q2 task")
+    def task_link(self, job):
+        from django_q.models import OrmQ, Task
+
+        if not job.task_id:
+            return "—"
+        task = Task.objects.filter(id=job.task_id).only("id", "success", "name").first()
+        if task is not None:
+            model = "success" if task.success else "failure"
+            url = reverse(f"admin:django_q_{model}_change", args=[task.pk])
+            return format_html('<a href="{}">{} ({})</a>', url, task.name, "succeeded" if task.success else "failed")
+        # Still queued: the ORM broker's row holds the task pickled, so match by id.
+        for queued in OrmQ.objects.all()[:1000]:
+            if queued.task_id() == job.task_id:
+                url = reverse("admin:django_q_ormq_change", args=[queued.pk])
+                return format_html('<a href="{}">queued task {}</a>', url, job.task_id)
+        return format_html("{} (no longer in the queue or the results)", job.task_id)
+
+
+class JobCountsUserAdmin(UserAdmin):
+    list_display = [*UserAdmin.list_display, "active_jobs", "total_jobs", "jobs_link"]
+    readonly_fields = [*UserAdmin.readonly_fields, "jobs_link"]
+    fieldsets = [*UserAdmin.fieldsets, ("Jobs", {"fields": ["jobs_link"]})]
+
+    def get_queryset(self, request):
+        # Annotated, so the list costs one query whatever its length.
+        return super().get_queryset(request).annotate(
+            active_job_count=Count("jobs", filter=Q(jobs__status__in=Job.ACTIVE_STATUSES)),
+            total_job_count=Count("jobs"),
+        )
+
+    @admin.display(description="Active jobs", ordering="active_job_count")
+    def active_jobs(self, user):
+        return user.active_job_count
+
+    @admin.display(description="Jobs", ordering="total_job_count")
+    def total_jobs(self, user):
+        return user.total_job_count
+
+    @admin.display(description="Their jobs")
+    def jobs_link(self, user):
+        if not user.pk:
+            return "—"
+        url = reverse("admin:synthesis_job_changelist") + "?" + urlencode({"owner__id__exact": user.pk})
+        return format_html('<a href="{}">{} job(s) →</a>', url, getattr(user, "total_job_count", None) or "All")
+
+
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+admin.site.register(User, JobCountsUserAdmin)
+
+
+@admin.action(description="Revoke selected tokens")
+def revoke_tokens(modeladmin, request, queryset):
+    tokens = list(queryset)
+    changed = sum(1 for token in tokens if token.revoke())
+    text = f"Revoked {changed} token{'s' if changed != 1 else ''}."
+    if len(tokens) > changed:
+        text += f" Skipped {len(tokens) - changed}: already revoked."
+    modeladmin.message_user(request, text)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "created_at"]
+    search_fields = ["name", "prefix", "owner__username", "owner__email"]
+    list_select_related = ["owner"]
+    readonly_fields = ["owner", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    fields = readonly_fields
+    actions = [revoke_tokens]
+
+    def has_add_permission(self, request):
+        return False  # a secret is shown once, to the user who creates it
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the row shows when the token was last used
+
+
+@admin.register(ClusterHeartbeat)
+class ClusterHeartbeatAdmin(admin.ModelAdmin):
+    list_display = ["worker_name", "cluster_id", "seen_at"]
+    readonly_fields = ["worker_name", "cluster_id", "seen_at"]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,286 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django_q.models import OrmQ, Schedule
+from django_q.tasks import async_task
+
+from synthesis.models import ApiToken, Job
+from synthesis.tasks import ensure_schedules
+from tests.factories import make_job
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
+def some_jobs(alice, bob):
+    return {
+        "pending": make_job(alice, Job.Status.PENDING, ended_days_ago=None),
+        "processing": make_job(alice, Job.Status.PROCESSING),
+        "completed": make_job(alice, Job.Status.COMPLETED, audio=True),
+        "failed": make_job(bob, Job.Status.FAILED, error_code="PROVIDER_ERROR", error_message="engine down"),
+        "cancelled": make_job(bob, Job.Status.CANCELLED),
+    }
+
+
+def admin_pages(jobs, alice):
+    token, _ = ApiToken.objects.create_token(alice, "script")
+    ensure_schedules()
+    schedule = Schedule.objects.first()
+    return [
+        reverse("admin:index"),
+        reverse("admin:synthesis_job_changelist"),
+        *[reverse("admin:synthesis_job_change", args=[job.pk]) for job in jobs.values()],
+        reverse("admin:synthesis_job_audio", args=[jobs["completed"].pk]),
+        reverse("admin:auth_user_changelist"),
+        reverse("admin:auth_user_change", args=[alice.pk]),
+        reverse("admin:auth_user_add"),
+        reverse("admin:synthesis_apitoken_changelist"),
+        reverse("admin:synthesis_apitoken_change", args=[token.pk]),
+        reverse("admin:synthesis_clusterheartbeat_changelist"),
+        reverse("admin:django_q_ormq_changelist"),
+        reverse("admin:django_q_success_changelist"),
+        reverse("admin:django_q_failure_changelist"),
+        reverse("admin:django_q_schedule_changelist"),
+        reverse("admin:django_q_schedule_change", args=[schedule.pk]),
+    ]
+
+
+def test_every_admin_page_loads_for_staff(staff_client, some_jobs, alice):
+    for url in admin_pages(some_jobs, alice):
+        response = staff_client.get(url)
+        assert response.status_code == 200, url
+
+
+def test_admin_pages_are_refused_to_non_staff(client, some_jobs, alice):
+    pages = admin_pages(some_jobs, alice)
+    client.force_login(alice)
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith(reverse("admin:login")), url
+
+
+def test_job_list_costs_the_same_queries_for_5_and_500_jobs(staff_client, alice, bob):
+    url = reverse("admin:synthesis_job_changelist")
+
+    def queries_for_list():
+        with CaptureQueriesContext(connection) as captured:
+            response = staff_client.get(url)
+        assert response.status_code == 200
+        return len(captured)
+
+    for i in range(5):
+        make_job(alice if i % 2 else bob, Job.Status.COMPLETED)
+    few = queries_for_list()
+    Job.objects.bulk_create(
+        Job(owner=alice if i % 2 else bob, status=Job.Status.PENDING, provider="espeak",
+            input_params={"turns": []}, title=f"job {i}")
+        for i in range(495)
+    )
+    assert Job.objects.count() == 500
+    assert queries_for_list() == few
+
+
+def test_job_list_shows_owner_status_and_figures(staff_client, some_jobs):
+    response = staff_client.get(reverse("admin:synthesis_job_changelist"))
+    content = response.content.decode()
+    assert "alice" in content and "bob" in content
+    assert "2.5 s" in content  # the completed job's duration
+    assert str(some_jobs["completed"].pk)[:8] in content
+
+
+@pytest.mark.parametrize("term, expected", [
+    ("alice@example.com", {"pending", "processing", "completed"}),
+    ("bob@example.com", {"failed", "cancelled"}),
+    ("How are you", {"pending", "processing", "completed", "failed", "cancelled"}),
+])
+def test_job_search_by_owner_and_dialogue_text(staff_client, some_jobs, term, expected):
+    response = staff_client.get(reverse("admin:synthesis_job_changelist"), {"q": term})
+    found = {job.pk for job in response.context["cl"].result_list}
+    assert found == {some_jobs[name].pk for name in expected}
+
+
+def test_job_search_by_id_and_id_prefix(staff_client, some_jobs):
+    job = some_jobs["failed"]
+    for term in (str(job.pk), str(job.pk)[:8]):
+        response = staff_client.get(reverse("admin:synthesis_job_changelist"), {"q": term})
+        assert [j.pk for j in response.context["cl"].result_list] == [job.pk]
+
+
+def test_job_filters_by_status_and_owner(staff_client, some_jobs, bob):
+    url = reverse("admin:synthesis_job_changelist")
+    response = staff_client.get(url, {"status__exact": "failed"})
+    assert [j.pk for j in response.context["cl"].result_list] == [some_jobs["failed"].pk]
+    response = staff_client.get(url, {"owner__id__exact": bob.pk})
+    assert {j.pk for j in response.context["cl"].result_list} == {some_jobs["failed"].pk, some_jobs["cancelled"].pk}
+
+
+def test_job_detail_is_readable_and_read_only(staff_client, some_jobs):
+    job = some_jobs["completed"]
+    response = staff_client.get(reverse("admin:synthesis_job_change", args=[job.pk]))
+    content = response.content.decode()
+    assert "Hi Alice. How are you?" in content  # the script, as a table
+    assert "<code>en-us+m3</code>" in content  # the voices
+    assert "<audio controls" in content and reverse("admin:synthesis_job_audio", args=[job.pk]) in content
+    assert "900 ms" in content  # the turn timeline
+    # State fields are not form fields: staff change state only through actions.
+    assert 'name="status"' not in content
+    assert 'name="owner"' not in content
+    assert "readonly" in content
+
+
+def test_failed_job_shows_its_error(staff_client, some_jobs):
+    response = staff_client.get(reverse("admin:synthesis_job_change", args=[some_jobs["failed"].pk]))
+    assert "PROVIDER_ERROR" in response.content.decode()
+    assert "engine down" in response.content.decode()
+
+
+def test_job_detail_links_its_queued_task(staff_client, alice):
+    job = make_job(alice, Job.Status.PENDING, ended_days_ago=None)
+    task_id = async_task("synthesis.tasks.run_synthesis", str(job.pk))
+    Job.objects.filter(pk=job.pk).update(task_id=task_id)
+    response = staff_client.get(reverse("admin:synthesis_job_change", args=[job.pk]))
+    queued = OrmQ.objects.get()
+    assert reverse("admin:django_q_ormq_change", args=[queued.pk]) in response.content.decode()
+
+
+def test_staff_can_play_the_audio(staff_client, some_jobs):
+    response = staff_client.get(reverse("admin:synthesis_job_audio", args=[some_jobs["completed"].pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "audio/mpeg"
+    assert b"".join(response.streaming_content)[:2] == b"\xff\xfb"
+
+
+def run_action(staff_client, action, jobs):
+    return staff_client.post(
+        reverse("admin:synthesis_job_changelist"),
+        {"action": action, "_selected_action": [str(job.pk) for job in jobs]},
+        follow=True,
+    )
+
+
+def messages_of(response):
+    return [str(m) for m in response.context["messages"]]
+
+
+def test_cancel_action_cancels_pending_only_and_reports_the_rest(staff_client, some_jobs):
+    response = run_action(staff_client, "cancel_jobs", some_jobs.values())
+    assert Job.objects.get(pk=some_jobs["pending"].pk).status == "cancelled"
+    assert Job.objects.filter(status="cancelled").count() == 2  # it plus the one already cancelled
+    assert Job.objects.get(pk=some_jobs["processing"].pk).status == "processing"
+    [message] = messages_of(response)
+    assert message.startswith("Cancelled 1 job. Skipped 4:")
+    assert "1 processing (only pending jobs can be cancelled)" in message
+
+
+def test_resubmit_action_creates_new_jobs_for_the_same_owner(staff_client, some_jobs, bob):
+    before = set(Job.objects.values_list("pk", flat=True))
+    response = run_action(staff_client, "resubmit_jobs", some_jobs.values())
+    new = Job.objects.exclude(pk__in=before)
+    assert new.count() == 2
+    assert {job.owner for job in new} == {bob}
+    assert all(job.status == "pending" and job.task_id for job in new)
+    assert messages_of(response) == [
+        "Resubmitted 2 jobs. Skipped 3: 1 completed (only failed or cancelled jobs can be resubmitted); "
+        "1 pending (only failed or cancelled jobs can be resubmitted); "
+        "1 processing (only failed or cancelled jobs can be resubmitted)."
+    ]
+
+
+def test_resubmit_respects_the_owners_job_limit(staff_client, bob, settings):
+    settings.TTS_MAX_ACTIVE_JOBS_PER_USER = 1
+    failed = [make_job(bob, Job.Status.FAILED) for _ in range(2)]
+    response = run_action(staff_client, "resubmit_jobs", failed)
+    assert Job.objects.filter(status="pending").count() == 1
+    assert "Skipped 1: 1 owner already at the active-job limit" in messages_of(response)[0]
+
+
+def test_mark_failed_action_only_touches_processing(staff_client, some_jobs):
+    response = run_action(staff_client, "mark_failed", some_jobs.values())
+    job = Job.objects.get(pk=some_jobs["processing"].pk)
+    assert (job.status, job.error_code) == ("failed", "MARKED_FAILED")
+    assert "staff" in job.error_message
+    assert Job.objects.get(pk=some_jobs["pending"].pk).status == "pending"
+    assert messages_of(response)[0].startswith("Marked failed 1 job. Skipped 4:")
+
+
+def test_delete_action_removes_rows_and_files_but_not_running_jobs(staff_client, some_jobs):
+    from django.core.files.storage import default_storage
+
+    audio_name = some_jobs["completed"].audio.name
+    assert default_storage.exists(audio_name)
+    response = run_action(staff_client, "delete_with_audio", some_jobs.values())
+    assert list(Job.objects.values_list("pk", flat=True)) == [some_jobs["processing"].pk]
+    assert not default_storage.exists(audio_name)
+    assert messages_of(response) == ["Deleted 4 jobs. Skipped 1: 1 processing (mark them failed first)."]
+
+
+def test_django_bulk_delete_is_replaced(staff_client, some_jobs):
+    response = staff_client.get(reverse("admin:synthesis_job_changelist"))
+    assert "delete_selected" not in response.content.decode()
+
+
+def test_jobs_cannot_be_added_or_edited_in_the_admin(staff_client, some_jobs):
+    assert staff_client.get(reverse("admin:synthesis_job_add")).status_code == 403
+    job = some_jobs["pending"]
+    staff_client.post(reverse("admin:synthesis_job_change", args=[job.pk]), {"status": "completed"})
+    assert Job.objects.get(pk=job.pk).status == "pending"
+
+
+def test_user_admin_shows_job_counts_and_links_to_jobs(staff_client, some_jobs, alice):
+    response = staff_client.get(reverse("admin:auth_user_changelist"))
+    users = {user.username: user for user in response.context["cl"].result_list}
+    assert (users["alice"].active_job_count, users["alice"].total_job_count) == (2, 3)
+    assert (users["bob"].active_job_count, users["bob"].total_job_count) == (0, 2)
+    jobs_url = reverse("admin:synthesis_job_changelist") + f"?owner__id__exact={alice.pk}"
+    assert jobs_url in response.content.decode()
+
+
+def test_user_list_query_count_does_not_grow_with_users(staff_client):
+    def count():
+        with CaptureQueriesContext(connection) as captured:
+            staff_client.get(reverse("admin:auth_user_changelist"))
+        return len(captured)
+
+    few = count()
+    User.objects.bulk_create(User(username=f"user{i}") for i in range(60))
+    assert count() == few
+
+
+def test_staff_can_create_a_user_with_a_password(staff_client):
+    response = staff_client.post(reverse("admin:auth_user_add"), {
+        "username": "carol", "password1": "a-long-Secret-phrase-91", "password2": "a-long-Secret-phrase-91",
+        "usable_password": "true",
+    })
+    assert response.status_code == 302
+    assert User.objects.get(username="carol").check_password("a-long-Secret-phrase-91")
+
+
+def test_staff_see_tokens_not_secrets_and_can_revoke(staff_client, alice):
+    token, secret = ApiToken.objects.create_token(alice, "nightly")
+    other, _ = ApiToken.objects.create_token(alice, "old")
+    other.revoke()
+    response = staff_client.get(reverse("admin:synthesis_apitoken_changelist"))
+    content = response.content.decode()
+    assert "nightly" in content and token.prefix in content
+    assert secret not in content and token.key_hash not in content
+    response = staff_client.get(reverse("admin:synthesis_apitoken_change", args=[token.pk]))
+    assert token.key_hash not in response.content.decode()
+    response = staff_client.post(
+        reverse("admin:synthesis_apitoken_changelist"),
+        {"action": "revoke_tokens", "_selected_action": [token.pk, other.pk]}, follow=True,
+    )
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    assert messages_of(response) == ["Revoked 1 token. Skipped 1: already revoked."]
+    assert staff_client.get(reverse("admin:synthesis_apitoken_add")).status_code == 403
