@@ -1,0 +1,192 @@
+"""The new-dialogue form.
+
+It only translates: the script box into turns, the pickers into voice
+assignments. Whether the job is acceptable is decided by
+``clean_job_request``, the same function the API calls, and its errors
+(keyed like ``turns[2].text``) are put back next to the field they concern.
+"""
+
+import re
+
+from django import forms
+from django.conf import settings
+from django.urls import reverse
+
+from synthesis.audio import OUTPUT_FORMATS
+from synthesis.providers import available_providers, get_provider
+from synthesis.script import ScriptError, Turn, parse_script, speakers_of
+from synthesis.validation import (
+    CROSSFADE_RANGE,
+    DEFAULT_CROSSFADE_MS,
+    DEFAULT_GAP_MS,
+    GAP_RANGE,
+    JobRequestInvalid,
+    clean_job_request,
+)
+
+DEFAULT_LANGUAGE = "en-us"
+# Speaker colours cycle through this many CSS classes (spk-0 … spk-7).
+SPEAKER_COLOURS = 8
+ERROR_KEY = re.compile(r"^(?P<list>turns|voice_assignments)\[(?P<position>\d+)\](?:\.(?P<field>\w+))?$")
+
+
+def voice_field_name(speaker: str) -> str:
+    # Keyed by name, not position: adding a speaker in the middle of the
+    # script must not shift everyone else's chosen voice.
+    return f"voice:{speaker}"
+
+
+def language_choices(provider) -> list[tuple[str, str]]:
+    """The languages the provider has voices for, named by their plain voice."""
+    names = {}
+    for voice in provider.voices() if provider else []:
+        if voice.language not in names or "+" not in voice.id:
+            names[voice.language] = voice.name
+    return sorted(names.items(), key=lambda item: item[1].lower())
+
+
+def voices_for_language(provider, language: str) -> list:
+    """The provider's voices for ``language`` and its regional variants
+    ("en-us" also lists en-gb, en-029...): a picker of dozens, not hundreds."""
+    family = (language or "").split("-")[0].lower()
+    voices = provider.voices() if provider else []
+    return [v for v in voices if v.language.lower() == family or v.language.lower().startswith(family + "-")]
+
+
+class DialogueForm(forms.Form):
+    script = forms.CharField(
+        label="Dialogue",
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "true", "autocomplete": "off"}),
+        strip=False,
+        help_text="One line per turn: “Speaker: text”. A line without a speaker continues the turn above; "
+        "blank lines are ignored.",
+        error_messages={"required": "Write at least one line, like “Alice: Hello.”"},
+    )
+    # Plain text fields with select widgets: which values are allowed is
+    # clean_job_request's call, not a second list here.
+    provider = forms.CharField(label="Engine", widget=forms.Select)
+    language = forms.CharField(label="Language", widget=forms.Select)
+    output_format = forms.CharField(
+        label="Format",
+        initial="mp3",
+        widget=forms.Select(choices=[(f, f.upper()) for f in OUTPUT_FORMATS]),
+    )
+    gap_ms = forms.IntegerField(
+        label="Pause between turns (ms)",
+        initial=DEFAULT_GAP_MS,
+        widget=forms.NumberInput(attrs={"min": GAP_RANGE[0], "max": GAP_RANGE[1], "step": 50}),
+    )
+    crossfade_ms = forms.IntegerField(
+        label="Crossfade (ms)",
+        initial=DEFAULT_CROSSFADE_MS,
+        widget=forms.NumberInput(attrs={"min": CROSSFADE_RANGE[0], "max": CROSSFADE_RANGE[1], "step": 10}),
+    )
+
+    def __init__(self, data=None, *, reset_voices: bool = False, **kwargs):
+        """``reset_voices``: the provider or language just changed, so the
+        voices picked for the old one give way to the new one's defaults."""
+        super().__init__(data, **kwargs)
+        providers = available_providers()
+        self.fields["provider"].widget.choices = [(p.name, p.label) for p in providers.values()]
+        self.fields["provider"].initial = settings.TTS_DEFAULT_PROVIDER
+
+        # Typing, or picking another engine or language, asks the server for
+        # fresh voice pickers (the same view, action=refresh).
+        refresh = {
+            "hx-post": reverse("job_new"),
+            "hx-target": "#voices",
+            "hx-swap": "outerHTML",
+            "hx-vals": '{"action": "refresh"}',
+            "hx-sync": "closest form:replace",
+        }
+        self.fields["script"].widget.attrs.update(refresh, **{"hx-trigger": "input changed delay:400ms"})
+        self.fields["provider"].widget.attrs.update(refresh, **{"hx-trigger": "change"})
+        self.fields["language"].widget.attrs.update(refresh, **{"hx-trigger": "change"})
+
+        raw = self.data if self.is_bound else self.initial
+        self.provider = get_provider(raw.get("provider") or settings.TTS_DEFAULT_PROVIDER)
+        self.language = raw.get("language") or DEFAULT_LANGUAGE
+        self.fields["language"].widget.choices = language_choices(self.provider)
+        self.fields["language"].initial = DEFAULT_LANGUAGE
+
+        try:
+            self.turns: list[Turn] = parse_script(raw.get("script") or "")
+            self.script_error = None
+        except ScriptError as error:
+            self.turns, self.script_error = [], error
+        self.speakers = speakers_of(self.turns)
+        self._add_voice_fields(raw, reset_voices)
+
+    def _add_voice_fields(self, raw, reset_voices):
+        offered = voices_for_language(self.provider, self.language)
+        defaults = self.provider.default_voices(len(self.speakers), self.language) if self.provider else []
+        known = {v.id: v for v in self.provider.voices()} if self.provider else {}
+        self.voice_fields = []
+        for number, speaker in enumerate(self.speakers):
+            name = voice_field_name(speaker)
+            chosen = None if reset_voices else raw.get(name)
+            if chosen not in known:
+                chosen = defaults[number] if number < len(defaults) else ""
+            choices = [(v.id, v.name) for v in offered]
+            if chosen in known and chosen not in {v.id for v in offered}:
+                choices.insert(0, (chosen, known[chosen].name))
+            field = forms.CharField(
+                label=f"Voice for {speaker}",
+                widget=forms.Select(choices=choices, attrs={"id": f"id_voice_{number}", "class": "voice-select"}),
+                required=False,
+            )
+            self.fields[name] = field
+            self.initial[name] = chosen
+            if self.is_bound and (reset_voices or name not in self.data):
+                # A speaker who just appeared has no picker on the page yet
+                # (or the old one no longer fits): show and use the default.
+                self.data = self.data.copy()
+                self.data[name] = chosen
+            self.voice_fields.append(
+                {"number": number, "speaker": speaker, "field": self[name], "colour": number % SPEAKER_COLOURS}
+            )
+
+    @property
+    def settings_fields(self):
+        return [self[name] for name in ("provider", "language", "output_format", "gap_ms", "crossfade_ms")]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.script_error:
+            self.add_error("script", str(self.script_error))
+            return cleaned
+        if self.errors:
+            return cleaned
+        request = {
+            "provider": cleaned["provider"],
+            "language": cleaned["language"],
+            "output_format": cleaned["output_format"],
+            "gap_ms": cleaned["gap_ms"],
+            "crossfade_ms": cleaned["crossfade_ms"],
+            "turns": [turn.as_request(index) for index, turn in enumerate(self.turns)],
+            "voice_assignments": [
+                {"speaker": speaker, "voice_id": cleaned.get(voice_field_name(speaker)) or ""}
+                for speaker in self.speakers
+            ],
+        }
+        try:
+            self.provider_name, self.params = clean_job_request(request)
+        except JobRequestInvalid as invalid:
+            for key, message in invalid.errors.items():
+                self.add_error(*self._field_for_error(key, message))
+        return cleaned
+
+    def _field_for_error(self, key: str, message: str) -> tuple[str | None, str]:
+        """Where an error of clean_job_request belongs on this form."""
+        if key in self.fields:
+            return key, message
+        match = ERROR_KEY.match(key)
+        if match and match["list"] == "turns":
+            turn = self.turns[int(match["position"])]
+            return "script", f"Line {turn.line} ({turn.speaker}): {message}"
+        if match and match["list"] == "voice_assignments" and match["field"] == "voice_id":
+            # Assignments are built in self.speakers order.
+            return voice_field_name(self.speakers[int(match["position"])]), message
+        if key in ("turns", "voice_assignments") or match:
+            return "script", message
+        return None, message

@@ -1,0 +1,65 @@
+"""WebVTT and SRT subtitles from a finished job's per-turn timings.
+
+Plain functions: ``cues`` pairs each timed turn (``result_metadata["turns"]``:
+index, speaker, start_ms, end_ms) with its text from the job's input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Cue:
+    speaker: str
+    text: str
+    start_ms: int
+    end_ms: int
+
+
+def cues(input_turns: list[dict], timed_turns: list[dict]) -> list[Cue]:
+    text_by_index = {turn["index"]: turn["text"] for turn in input_turns}
+    return [
+        Cue(turn["speaker"], text_by_index.get(turn["index"], ""), int(turn["start_ms"]), int(turn["end_ms"]))
+        for turn in sorted(timed_turns, key=lambda t: t["start_ms"])
+    ]
+
+
+def _timestamp(ms: int, separator: str) -> str:
+    ms = max(0, int(ms))
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    return f"{hours:02d}:{minutes:02d}:{seconds:02d}{separator}{millis:03d}"
+
+
+def _one_line(text: str) -> str:
+    # A blank line ends a cue in both formats, and "-->" would read as a
+    # timing line: neither may appear inside the text.
+    return " ".join(text.split()).replace("-->", "->")
+
+
+def _vtt_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def to_webvtt(cue_list: list[Cue]) -> str:
+    blocks = ["WEBVTT"]
+    for number, cue in enumerate(cue_list, 1):
+        # <v Speaker> names the voice; the annotation ends at ">", so a name
+        # cannot carry one.
+        speaker = _vtt_escape(_one_line(cue.speaker))
+        blocks.append(
+            f"{number}\n{_timestamp(cue.start_ms, '.')} --> {_timestamp(cue.end_ms, '.')}\n"
+            f"<v {speaker}>{_vtt_escape(_one_line(cue.text))}"
+        )
+    return "\n\n".join(blocks) + "\n"
+
+
+def to_srt(cue_list: list[Cue]) -> str:
+    blocks = [
+        f"{number}\n{_timestamp(cue.start_ms, ',')} --> {_timestamp(cue.end_ms, ',')}\n"
+        f"{_one_line(cue.speaker)}: {_one_line(cue.text)}"
+        for number, cue in enumerate(cue_list, 1)
+    ]
+    return "\n\n".join(blocks) + "\n"

@@ -1,0 +1,386 @@
+"""The website: server-rendered pages, smoothed by HTMX.
+
+Every page works without JavaScript: links have an ``href`` and plain POSTs
+redirect. With HTMX the same views answer with a named partial of the page's
+template (``request.htmx``) and actions re-render in place. The rules live in
+the model and in ``clean_job_request``, shared with the JSON API.
+"""
+
+import math
+import uuid
+from functools import lru_cache
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, Q
+from django.db.models.fields.json import KeyTransform
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from synthesis import audio, subtitles
+from synthesis.access import get_job_for_user
+from synthesis.api import audio_response
+from synthesis.forms import SPEAKER_COLOURS, DialogueForm, voice_field_name
+from synthesis.models import Job, JobLimitExceeded
+from synthesis.providers import ProviderError, get_provider
+from synthesis.script import format_script
+
+PAGE_SIZE = 20
+STATUS_TABS = [
+    ("", "All"),
+    ("active", "Active"),
+    (Job.Status.COMPLETED, "Completed"),
+    (Job.Status.FAILED, "Failed"),
+    (Job.Status.CANCELLED, "Cancelled"),
+]
+# What a row of the list shows, and nothing more: input_params can hold
+# 100,000 characters of dialogue, so only its voice assignments are read.
+LIST_FIELDS = (
+    "id", "title", "status", "provider", "progress_done", "progress_total", "created_at",
+    "started_at", "completed_at", "error_code", "error_message",
+)  # fmt: skip
+PREVIEW_TEXTS = {
+    "en": "Hello! This is how I sound when I read your dialogue.",
+    "de": "Hallo! So klinge ich, wenn ich Ihren Dialog lese.",
+    "fr": "Bonjour ! Voici ma voix quand je lis votre dialogue.",
+    "es": "¡Hola! Así sueno cuando leo tu diálogo.",
+    "it": "Ciao! Ecco come suono quando leggo il tuo dialogo.",
+    "pt": "Olá! É assim que eu soo quando leio o seu diálogo.",
+    "nl": "Hallo! Zo klink ik als ik je dialoog voorlees.",
+    "cmn": "你好！这是我朗读你的对话时的声音。",
+    "yue": "你好！呢個係我讀你段對話嘅聲音。",
+    "ja": "こんにちは。これが私の声です。",
+    "ru": "Здравствуйте! Так звучит мой голос.",
+}
+
+
+def limit_message(limit: JobLimitExceeded) -> str:
+    return (
+        f"You have {limit.current_jobs} jobs waiting or running, and the limit is {limit.max_jobs}. "
+        "Wait for one to finish, or cancel a pending one, then try again."
+    )
+
+
+# --- the job list -------------------------------------------------------------
+
+
+def list_state(query) -> tuple[str, int]:
+    """(status filter, page number) from a query dict, forgiving bad values."""
+    status = query.get("status", "")
+    if status not in dict(STATUS_TABS):
+        status = ""
+    try:
+        page = max(1, int(query.get("page", 1)))
+    except (TypeError, ValueError):
+        page = 1
+    return status, page
+
+
+def list_context(user, status: str, page: int, watch: list[str] = ()) -> dict:
+    """Everything the list partial shows: a fixed number of queries whatever
+    the page size (tab counts, one page of rows, finished watched jobs)."""
+    mine = Job.objects.for_user(user)
+    counts = mine.aggregate(
+        all=Count("pk"),
+        active=Count("pk", filter=Q(status__in=Job.ACTIVE_STATUSES)),
+        **{s: Count("pk", filter=Q(status=s)) for s in (Job.Status.COMPLETED, Job.Status.FAILED, Job.Status.CANCELLED)},
+    )
+    rows = mine.only(*LIST_FIELDS).with_queue_position().annotate(
+        assignments=KeyTransform("voice_assignments", "input_params"),
+        duration_ms=KeyTransform("duration_ms", "result_metadata"),
+    )
+    if status == "active":
+        rows = rows.active()
+    elif status:
+        rows = rows.filter(status=status)
+    total = counts[status or "all"]
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(page, pages)
+    jobs = list(rows.order_by("-created_at")[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
+    for job in jobs:
+        job.speaker_names = [a.get("speaker", "") for a in job.assignments or []]
+    active_ids = [str(job.pk) for job in jobs if job.is_active]
+    query = {k: v for k, v in (("status", status), ("page", page if page > 1 else "")) if v}
+    return {
+        "here": reverse("job_list") + ("?" + urlencode(query) if query else ""),
+        "jobs": jobs,
+        "status": status,
+        "tabs": [(value, label, counts[value or "all"]) for value, label in STATUS_TABS],
+        "page": page,
+        "pages": pages,
+        "total": total,
+        # Poll only while something on the page can still change: the
+        # wrapper is swapped outerHTML, so rendering it without the trigger
+        # is what stops the polling.
+        "polling": bool(active_ids),
+        "watch": ",".join(active_ids),
+        "finished_jobs": finished_among(user, watch),
+        "max_jobs": settings.TTS_MAX_ACTIVE_JOBS_PER_USER,
+    }
+
+
+def finished_among(user, watch) -> list[Job]:
+    """The watched jobs (active when the page last saw them) that have
+    finished since: the "job finished" notices."""
+    ids = []
+    for value in watch:
+        try:
+            ids.append(uuid.UUID(value))
+        except ValueError:
+            continue
+    if not ids:
+        return []
+    return list(Job.objects.for_user(user).finished().filter(pk__in=ids[:PAGE_SIZE]).only("id", "title", "status"))
+
+
+def render_list(request, status, page, *, watch=(), partial=False, oob_messages=False):
+    context = list_context(request.user, status, page, watch) | {"oob_messages": oob_messages}
+    template = "synthesis/job_list.html#job-list" if partial else "synthesis/job_list.html"
+    response = TemplateResponse(request, template, context)
+    # The same URL answers with a page or a fragment: caches must keep both.
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+@require_GET
+@login_required
+def job_list(request):
+    status, page = list_state(request.GET)
+    watch = [v for v in request.GET.get("watch", "").split(",") if v]
+    return render_list(request, status, page, watch=watch, partial=bool(request.htmx))
+
+
+def list_state_of_htmx_page(request) -> tuple[str, int]:
+    """The list's filter and page as the browser shows them, for actions that
+    re-render the list in place."""
+    url = request.htmx.current_url or ""
+    query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    return list_state(query)
+
+
+# --- one job ------------------------------------------------------------------
+
+
+def detail_context(job: Job, *, notify_finished: bool = False) -> dict:
+    speakers = job.speakers
+    colour = {name: n % SPEAKER_COLOURS for n, name in enumerate(speakers)}
+    provider = get_provider(job.provider)
+    voice_names = {v.id: v.name for v in provider.voices()} if provider else {}
+    assignments = job.voice_for_speaker
+    cast = [
+        {
+            "speaker": name,
+            "colour": colour[name],
+            "voice_id": assignments.get(name, {}).get("voice_id", ""),
+            "voice_name": voice_names.get(assignments.get(name, {}).get("voice_id", ""), ""),
+        }
+        for name in speakers
+    ]
+    turns = [turn | {"colour": colour.get(turn["speaker"], 0)} for turn in job.input_params.get("turns", [])]
+    timeline = []
+    duration = job.result_metadata.get("duration_ms") or 0
+    if job.status == Job.Status.COMPLETED and duration:
+        text_by_index = {t["index"]: t["text"] for t in turns}
+        for timed in job.result_metadata.get("turns", []):
+            start, end = timed["start_ms"], timed["end_ms"]
+            timeline.append({
+                "speaker": timed["speaker"],
+                "colour": colour.get(timed["speaker"], 0),
+                "text": text_by_index.get(timed["index"], ""),
+                "start_ms": start,
+                "start_s": f"{start / 1000:.3f}",
+                "end_ms": end,
+                # Strings, so the template never localises the decimal point.
+                "left": f"{100 * start / duration:.3f}",
+                "width": f"{100 * max(end - start, 0) / duration:.3f}",
+            })
+    queue_position = None
+    if job.status == Job.Status.PENDING:
+        queue_position = Job.objects.filter(pk=job.pk).with_queue_position().values_list("queue_position", flat=True).first()
+    return {
+        "job": job,
+        "cast": cast,
+        "turns": turns,
+        "timeline": timeline,
+        "queue_position": queue_position,
+        "waited_ms": int((job.started_at - job.created_at).total_seconds() * 1000) if job.started_at else None,
+        "finished_jobs": [job] if notify_finished and not job.is_active else [],
+    }
+
+
+@require_GET
+@login_required
+def job_detail(request, job_id):
+    job = get_job_for_user(request.user, job_id)
+    if request.htmx:
+        # Only the status section polls, and only while the job is active:
+        # an htmx GET that finds it finished is the moment it finished.
+        response = TemplateResponse(request, "synthesis/job_detail.html#job-status",
+                                    detail_context(job, notify_finished=True))
+    else:
+        response = TemplateResponse(request, "synthesis/job_detail.html", detail_context(job))
+    patch_vary_headers(response, ("HX-Request",))
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def job_cancel(request, job_id):
+    """GET asks for confirmation (the no-JavaScript path; with HTMX the
+    browser's confirm dialog asks), POST cancels."""
+    job = get_job_for_user(request.user, job_id)
+    if request.method == "GET":
+        return TemplateResponse(request, "synthesis/job_cancel.html", {"job": job})
+    if job.cancel():
+        messages.success(request, f"Cancelled job “{job.title}”.")
+    else:
+        messages.error(request, f"Only pending jobs can be cancelled; this one is {job.get_status_display().lower()}.")
+    if request.htmx and request.htmx.target == "job-list":
+        status, page = list_state_of_htmx_page(request)
+        return render_list(request, status, page, partial=True, oob_messages=True)
+    if request.htmx:
+        return TemplateResponse(request, "synthesis/job_detail.html#job-status",
+                                detail_context(job) | {"oob_messages": True})
+    return redirect(safe_next(request) or reverse("job_detail", args=[job.pk]))
+
+
+@require_POST
+@login_required
+def job_resubmit(request, job_id):
+    job = get_job_for_user(request.user, job_id)
+    if not job.can_resubmit:
+        messages.error(request, "Only failed and cancelled jobs can be resubmitted.")
+        new_job = None
+    else:
+        try:
+            new_job = job.resubmit()
+        except JobLimitExceeded as limit:
+            messages.error(request, limit_message(limit))
+            new_job = None
+        else:
+            messages.success(request, f"Resubmitted as job {new_job.pk}.")
+    if request.htmx and request.htmx.target == "job-list":
+        status, page = list_state_of_htmx_page(request)
+        return render_list(request, status, page, partial=True, oob_messages=True)
+    target = reverse("job_detail", args=[(new_job or job).pk])
+    if request.htmx:
+        return HttpResponseClientRedirect(target)
+    return redirect(target)
+
+
+def safe_next(request) -> str | None:
+    url = request.POST.get("next") or request.GET.get("next")
+    if url and url_has_allowed_host_and_scheme(url, {request.get_host()}, require_https=request.is_secure()):
+        return url
+    return None
+
+
+@require_GET
+@login_required
+def job_download(request, job_id):
+    job = get_job_for_user(request.user, job_id)
+    if job.status != Job.Status.COMPLETED or not job.audio:
+        raise Http404("This job has no audio.")
+    return audio_response(job)
+
+
+@require_GET
+@login_required
+def job_subtitles(request, job_id, fmt):
+    job = get_job_for_user(request.user, job_id)
+    timed = job.result_metadata.get("turns") if job.status == Job.Status.COMPLETED else None
+    if not timed:
+        raise Http404("This job has no timings yet.")
+    cue_list = subtitles.cues(job.input_params["turns"], timed)
+    if fmt == "vtt":
+        response = HttpResponse(subtitles.to_webvtt(cue_list), content_type="text/vtt; charset=utf-8")
+    else:
+        response = HttpResponse(subtitles.to_srt(cue_list), content_type="application/x-subrip; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="ttsjobs-{job.pk}.{fmt}"'
+    return response
+
+
+# --- a new dialogue -----------------------------------------------------------
+
+
+def initial_from_job(job: Job) -> dict:
+    """A new dialogue prefilled from an old one ("Edit as new")."""
+    params = job.input_params
+    initial = {
+        "script": format_script(params["turns"]),
+        "provider": job.provider,
+        "language": params.get("language"),
+        "output_format": params.get("output_format"),
+        "gap_ms": params.get("gap_ms"),
+        "crossfade_ms": params.get("crossfade_ms"),
+    }
+    for assignment in params.get("voice_assignments", []):
+        initial[voice_field_name(assignment["speaker"])] = assignment["voice_id"]
+    return initial
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def job_new(request):
+    if request.method == "GET":
+        initial = {}
+        if request.GET.get("from"):
+            initial = initial_from_job(get_job_for_user(request.user, request.GET["from"]))
+        return TemplateResponse(request, "synthesis/job_new.html", {"form": DialogueForm(initial=initial)})
+
+    if request.POST.get("action") == "refresh":
+        # The script changed (or the language, or the engine): show a voice
+        # picker per speaker, without judging the half-written dialogue.
+        reset = bool(request.htmx) and request.htmx.trigger_name in ("provider", "language")
+        form = DialogueForm(initial=request.POST.dict(), reset_voices=reset)
+        if request.htmx:
+            return TemplateResponse(request, "synthesis/job_new.html#voices", {"form": form})
+        return TemplateResponse(request, "synthesis/job_new.html", {"form": form})
+
+    form = DialogueForm(request.POST)
+    if form.is_valid():
+        try:
+            job = Job.objects.submit(request.user, form.params, provider=form.provider_name)
+        except JobLimitExceeded as limit:
+            form.add_error(None, limit_message(limit))
+        else:
+            messages.success(request, f"Job {job.pk} submitted. It appears below and updates by itself.")
+            target = reverse("job_detail", args=[job.pk])
+            return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    template = "synthesis/job_new.html#dialogue-form" if request.htmx else "synthesis/job_new.html"
+    return TemplateResponse(request, template, {"form": form})
+
+
+@require_GET
+@login_required
+def voice_preview(request):
+    provider_name = request.GET.get("provider") or settings.TTS_DEFAULT_PROVIDER
+    voice_id = request.GET.get("voice", "")
+    provider = get_provider(provider_name)
+    if provider is None or voice_id not in provider.voice_ids():
+        raise Http404("No such voice.")
+    try:
+        data = preview_audio(provider_name, voice_id)
+    except ProviderError as error:
+        return HttpResponse(error.message, status=503, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(data, content_type=audio.OUTPUT_FORMATS["mp3"])
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@lru_cache(maxsize=256)
+def preview_audio(provider_name: str, voice_id: str) -> bytes:
+    """A short sample of one voice, kept in memory: a voice sounds the same
+    every time, and a user clicking ▶ twice shouldn't wait twice."""
+    provider = get_provider(provider_name)
+    language = next((v.language for v in provider.voices() if v.id == voice_id), "en")
+    text = PREVIEW_TEXTS.get(language.split("-")[0], PREVIEW_TEXTS["en"])
+    return audio.encode(provider.synthesize(text, voice_id, language), "mp3")

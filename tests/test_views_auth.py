@@ -1,0 +1,51 @@
+"""Log in, log out, change password: Django's views with our templates."""
+
+import pytest
+from django.urls import reverse
+
+pytestmark = pytest.mark.django_db
+
+
+def test_login_page_and_login_lands_on_the_job_list(client, alice):
+    html = client.get(reverse("login")).content.decode()
+    assert '<label for="id_username">Username</label>' in html and "csrfmiddlewaretoken" in html
+    response = client.post(reverse("login"), {"username": "alice", "password": "alice-password"})
+    assert response["Location"] == reverse("job_list")
+
+
+def test_login_keeps_next(client, alice):
+    response = client.get(reverse("job_new"))
+    assert response["Location"] == f"{reverse('login')}?next=/jobs/new/"
+    html = client.get(response["Location"]).content.decode()
+    assert 'name="next" value="/jobs/new/"' in html
+    response = client.post(reverse("login"), {"username": "alice", "password": "alice-password", "next": "/jobs/new/"})
+    assert response["Location"] == "/jobs/new/"
+
+
+def test_wrong_password_is_refused(client, alice):
+    response = client.post(reverse("login"), {"username": "alice", "password": "nope"})
+    assert response.status_code == 200 and "enter a correct username and password" in response.content.decode()
+
+
+def test_logout_is_a_post_and_ends_the_session(alice_client):
+    assert alice_client.get(reverse("logout")).status_code == 405
+    assert 'action="/accounts/logout/"' in alice_client.get(reverse("job_list")).content.decode()
+    response = alice_client.post(reverse("logout"))
+    assert response["Location"] == reverse("login")
+    assert alice_client.get(reverse("job_list")).status_code == 302
+
+
+def test_password_change(alice_client, alice, client):
+    html = alice_client.get(reverse("password_change")).content.decode()
+    assert '<label for="id_old_password">' in html
+    response = alice_client.post(reverse("password_change"), {
+        "old_password": "alice-password", "new_password1": "a much better secret 42", "new_password2": "a much better secret 42",
+    })
+    assert response["Location"] == reverse("password_change_done")
+    assert "Password changed" in alice_client.get(response["Location"]).content.decode()
+    alice.refresh_from_db()
+    assert alice.check_password("a much better secret 42")
+
+
+def test_password_change_needs_login(client):
+    assert client.get(reverse("password_change")).status_code == 302

@@ -1,0 +1,356 @@
+"""The job list, job detail and their actions: with and without HTMX, and
+always from the owner's side (bob gets 404 on anything of alice's)."""
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.urls import reverse
+from django.utils import timezone
+
+from synthesis.models import Job
+from tests.website import make_job
+
+pytestmark = pytest.mark.django_db
+HX = {"HTTP_HX_REQUEST": "true"}
+
+
+def polls(html: str) -> bool:
+    return 'hx-trigger="every 2s"' in html
+
+
+# --- the list -------------------------------------------------------------------
+
+
+def test_pages_require_login(client, alice):
+    job = make_job(alice)
+    for url in (reverse("job_list"), reverse("job_new"), reverse("job_detail", args=[job.pk]),
+                reverse("job_download", args=[job.pk])):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login"))
+
+
+def test_home_goes_to_the_job_list(alice_client):
+    assert alice_client.get("/")["Location"] == reverse("job_list")
+
+
+def test_empty_list_invites_the_first_dialogue(alice_client):
+    html = alice_client.get(reverse("job_list")).content.decode()
+    assert "Write your first dialogue" in html
+    assert not polls(html)
+
+
+def test_list_shows_rows_newest_first_with_what_applies(alice_client, alice):
+    with time_machine.travel(timezone.now() - timedelta(hours=3)):
+        done = make_job(alice, Job.Status.COMPLETED)
+    failed = make_job(alice, Job.Status.FAILED)
+    pending = make_job(alice)
+    html = alice_client.get(reverse("job_list")).content.decode()
+    ids = re.findall(r'<li class="job" id="job-([0-9a-f-]+)"', html)
+    assert ids == [str(pending.pk), str(failed.pk), str(done.pk)]
+    # Badges carry the word, not just a colour.
+    assert '<span class="badge badge-completed">Completed</span>' in html
+    assert '<span class="badge badge-failed">Failed</span>' in html
+    # Failed row shows its reason, escaped.
+    assert "The engine &lt;b&gt;refused&lt;/b&gt; the text." in html
+    # Speakers, provider, relative time with the exact one on hover, duration.
+    assert "Alice, Bob, Carol" in html and ">espeak<" in html
+    assert "3\xa0hours ago" in html and 'title="' + f"{done.created_at:%-d %b %Y, %H:%M}" in html
+    assert "of audio" in html and "took " in html
+    # Actions: play/download only when completed, cancel only pending, resubmit failed.
+    assert html.count("▶ Play") == 1
+    assert html.count(reverse("job_cancel", args=[pending.pk])) == 2  # href and hx-post
+    assert reverse("job_resubmit", args=[failed.pk]) in html
+    assert reverse("job_resubmit", args=[done.pk]) not in html
+
+
+def test_pending_row_shows_its_place_in_the_queue_across_users(alice_client, alice, bob):
+    make_job(bob)
+    make_job(alice, Job.Status.COMPLETED)  # not pending: doesn't count
+    mine = make_job(alice)
+    html = alice_client.get(reverse("job_list")).content.decode()
+    row = html.split(f'id="job-{mine.pk}"')[1]
+    assert "place 2 in the queue" in row
+
+
+def test_processing_row_shows_progress_and_time_left(alice_client, alice):
+    with time_machine.travel(timezone.now() - timedelta(seconds=10), tick=False):
+        job = make_job(alice, Job.Status.PROCESSING)  # started 10 s ago, 1 of 3 turns done
+    html = alice_client.get(reverse("job_list")).content.decode()
+    assert f'<progress max="3" value="1"' in html and "1/3 turns" in html
+    assert "about 20 s left" in html
+    assert job.seconds_left == pytest.approx(20, abs=1)
+
+
+def test_list_polls_only_while_a_job_on_the_page_is_active(alice_client, alice):
+    job = make_job(alice)
+    html = alice_client.get(reverse("job_list")).content.decode()
+    assert polls(html)
+    assert f'"watch": "{job.pk}"' in html
+    assert job.cancel()
+    for extra in ({}, HX):
+        html = alice_client.get(reverse("job_list"), **extra).content.decode()
+        assert not polls(html)
+
+
+def test_htmx_request_gets_only_the_list_fragment(alice_client, alice):
+    make_job(alice)
+    response = alice_client.get(reverse("job_list"), **HX)
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="job-list"')
+    assert "<html" not in html and "<nav class=\"site-nav\"" not in html
+    assert "HX-Request" in response["Vary"]
+
+
+def test_poll_announces_watched_jobs_that_finished(alice_client, alice, bob):
+    job = make_job(alice)
+    theirs = make_job(bob, Job.Status.CANCELLED)
+    assert job.cancel()
+    html = alice_client.get(reverse("job_list"), {"watch": f"{job.pk},{theirs.pk},nonsense"}, **HX).content.decode()
+    assert 'id="notices" hx-swap-oob="beforeend"' in html
+    assert html.count('class="notice ') == 1  # bob's job is none of alice's business
+    assert "cancelled." in html
+
+
+def test_status_filter_and_pagination(alice_client, alice):
+    jobs = [make_job(alice, Job.Status.CANCELLED) for _ in range(21)]
+    make_job(alice, Job.Status.FAILED)
+    html = alice_client.get(reverse("job_list"), {"status": "cancelled"}).content.decode()
+    assert html.count('<li class="job"') == 20
+    assert "Page 1 of 2" in html and "page=2" in html
+    html = alice_client.get(reverse("job_list"), {"status": "cancelled", "page": 2}).content.decode()
+    assert re.findall(r'<li class="job" id="job-([0-9a-f-]+)"', html) == [str(jobs[0].pk)]
+    html = alice_client.get(reverse("job_list"), {"status": "failed"}).content.decode()
+    assert html.count('<li class="job"') == 1
+    # Nonsense falls back to everything, first page.
+    html = alice_client.get(reverse("job_list"), {"status": "bogus", "page": "x"}).content.decode()
+    assert html.count('<li class="job"') == 20
+
+
+def test_list_shows_only_my_jobs(alice_client, bob):
+    make_job(bob)
+    html = alice_client.get(reverse("job_list")).content.decode()
+    assert '<li class="job"' not in html
+
+
+@pytest.mark.parametrize("how_many", [5, 25])
+def test_list_costs_the_same_queries_for_any_number_of_jobs(alice_client, alice, django_assert_num_queries, how_many):
+    for n in range(how_many):
+        make_job(alice, Job.Status.CANCELLED if n % 2 else Job.Status.FAILED)
+    make_job(alice)
+    # session, user, tab counts, one page of rows (queue place and speakers included).
+    with django_assert_num_queries(4):
+        alice_client.get(reverse("job_list"))
+    with django_assert_num_queries(5):  # + the finished watched jobs
+        alice_client.get(reverse("job_list"), {"watch": str(uuid.uuid4())}, **HX)
+
+
+def test_dialogue_with_markup_is_shown_as_text(alice_client, alice):
+    job = make_job(alice, turns=[{"speaker": "<b>Eve</b>", "text": "<script>alert(1)</script>", "index": 0}],
+                   voice_assignments=[{"speaker": "<b>Eve</b>", "voice_id": "en-us"}])
+    for url in (reverse("job_list"), reverse("job_detail", args=[job.pk])):
+        html = alice_client.get(url).content.decode()
+        assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
+        assert "<b>Eve</b>" not in html
+
+
+# --- the detail page ------------------------------------------------------------
+
+
+def test_completed_detail_has_player_timeline_downloads_and_expiry(alice_client, alice):
+    job = make_job(alice, Job.Status.COMPLETED)
+    html = alice_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    audio_url = reverse("job_download", args=[job.pk])
+    assert f'<audio id="player" controls preload="metadata" src="{audio_url}">' in html
+    segments = re.findall(r'class="segment spk-(\d)".*?data-seek="([\d.]+)".*?style="left: ([\d.]+)%; width: ([\d.]+)%"',
+                          html, re.S)
+    assert [s[0] for s in segments] == ["0", "1", "2"]  # one colour per speaker
+    timed = job.result_metadata["turns"]
+    assert [float(s[1]) for s in segments] == [t["start_ms"] / 1000 for t in timed]
+    assert float(segments[0][2]) == 0
+    assert float(segments[-1][2]) + float(segments[-1][3]) == pytest.approx(100, abs=0.01)
+    assert reverse("job_subtitles_vtt", args=[job.pk]) in html
+    assert reverse("job_subtitles_srt", args=[job.pk]) in html
+    assert f"Kept until" in html and f"{job.expires_at:%-d %b %Y}" in html
+    assert not polls(html)
+    # The dialogue with each speaker's voice.
+    assert "English (America) — female 3" in html and "Good morning, both of you." in html
+
+
+def test_active_detail_polls_its_status_section_only(alice_client, alice):
+    job = make_job(alice)
+    html = alice_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert polls(html) and "place 1 in the queue" in html
+    response = alice_client.get(reverse("job_detail", args=[job.pk]), **HX)
+    fragment = response.content.decode()
+    assert fragment.lstrip().startswith('<section id="job-status"') and polls(fragment)
+    assert "Dialogue" not in fragment and "HX-Request" in response["Vary"]
+    # The poll that finds it finished stops polling and says so.
+    job.cancel()
+    fragment = alice_client.get(reverse("job_detail", args=[job.pk]), **HX).content.decode()
+    assert not polls(fragment) and 'hx-swap-oob="beforeend"' in fragment
+
+
+def test_failed_detail_shows_the_reason_and_resubmit(alice_client, alice):
+    job = make_job(alice, Job.Status.FAILED)
+    html = alice_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert "The engine &lt;b&gt;refused&lt;/b&gt; the text." in html and "PROVIDER_ERROR" in html
+    assert reverse("job_resubmit", args=[job.pk]) in html
+
+
+def test_detail_uses_three_queries(alice_client, alice, django_assert_num_queries):
+    job = make_job(alice, Job.Status.COMPLETED)
+    with django_assert_num_queries(3):  # session, user, job
+        alice_client.get(reverse("job_detail", args=[job.pk]))
+
+
+# --- cancel and resubmit --------------------------------------------------------
+
+
+def test_cancel_asks_first_without_javascript(alice_client, alice):
+    job = make_job(alice)
+    html = alice_client.get(reverse("job_cancel", args=[job.pk])).content.decode()
+    assert "Yes, cancel it" in html
+    job.refresh_from_db()
+    assert job.status == Job.Status.PENDING
+
+
+def test_plain_cancel_redirects_to_the_job(alice_client, alice):
+    job = make_job(alice)
+    response = alice_client.post(reverse("job_cancel", args=[job.pk]))
+    assert response.status_code == 302 and response["Location"] == reverse("job_detail", args=[job.pk])
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED
+    html = alice_client.get(response["Location"]).content.decode()
+    assert "Cancelled job" in html
+
+
+def test_htmx_cancel_from_the_list_rerenders_the_list_in_place(alice_client, alice):
+    job = make_job(alice)
+    response = alice_client.post(reverse("job_cancel", args=[job.pk]), HTTP_HX_TARGET="job-list",
+                                 HTTP_HX_CURRENT_URL="http://testserver/jobs/?status=cancelled", **HX)
+    html = response.content.decode()
+    assert response.status_code == 200 and html.lstrip().startswith('<section id="job-list"')
+    assert 'aria-current="page">Cancelled' in html and f'id="job-{job.pk}"' in html
+    assert 'id="messages" class="messages" role="status" hx-swap-oob="true"' in html
+    assert not polls(html)
+
+
+def test_htmx_cancel_on_the_detail_page_rerenders_its_status(alice_client, alice):
+    job = make_job(alice)
+    html = alice_client.post(reverse("job_cancel", args=[job.pk]), HTTP_HX_TARGET="job-status", **HX).content.decode()
+    assert html.lstrip().startswith('<section id="job-status"') and "badge-cancelled" in html
+
+
+def test_cancel_of_a_started_job_says_why(alice_client, alice):
+    job = make_job(alice, Job.Status.PROCESSING)
+    response = alice_client.post(reverse("job_cancel", args=[job.pk]), follow=True)
+    assert "Only pending jobs can be cancelled; this one is processing." in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == Job.Status.PROCESSING
+
+
+def test_resubmit_makes_a_new_job_with_the_same_input(alice_client, alice):
+    old = make_job(alice, Job.Status.FAILED)
+    response = alice_client.post(reverse("job_resubmit", args=[old.pk]))
+    new = Job.objects.exclude(pk=old.pk).get()
+    assert response["Location"] == reverse("job_detail", args=[new.pk])
+    assert new.input_params == old.input_params and new.status == Job.Status.PENDING
+    # With htmx from the detail page: the browser is sent to the new job.
+    old2 = make_job(alice, Job.Status.CANCELLED)
+    response = alice_client.post(reverse("job_resubmit", args=[old2.pk]), **HX)
+    assert response["HX-Redirect"].startswith("/jobs/")
+
+
+def test_resubmit_from_the_list_rerenders_it_with_the_new_job(alice_client, alice):
+    old = make_job(alice, Job.Status.CANCELLED)
+    html = alice_client.post(reverse("job_resubmit", args=[old.pk]), HTTP_HX_TARGET="job-list",
+                             HTTP_HX_CURRENT_URL="http://testserver/jobs/", **HX).content.decode()
+    assert html.count('<li class="job"') == 2 and polls(html) and "Resubmitted as job" in html
+
+
+def test_resubmit_over_the_limit_says_so_plainly(alice_client, alice, settings):
+    settings.TTS_MAX_ACTIVE_JOBS_PER_USER = 1
+    old = make_job(alice, Job.Status.FAILED)
+    make_job(alice)
+    response = alice_client.post(reverse("job_resubmit", args=[old.pk]), follow=True)
+    assert "You have 1 jobs waiting or running, and the limit is 1." in response.content.decode()
+    assert Job.objects.count() == 2
+
+
+def test_completed_job_cannot_be_resubmitted(alice_client, alice):
+    job = make_job(alice, Job.Status.COMPLETED)
+    alice_client.post(reverse("job_resubmit", args=[job.pk]))
+    assert Job.objects.count() == 1
+
+
+# --- downloads -----------------------------------------------------------------
+
+
+def test_audio_download_is_the_stored_file(alice_client, alice):
+    job = make_job(alice, Job.Status.COMPLETED)
+    response = alice_client.get(reverse("job_download", args=[job.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "audio/mpeg"
+    with job.audio.open("rb") as stored:
+        assert b"".join(response.streaming_content) == stored.read()
+
+
+def test_no_audio_before_completion(alice_client, alice):
+    job = make_job(alice)
+    assert alice_client.get(reverse("job_download", args=[job.pk])).status_code == 404
+    assert alice_client.get(reverse("job_subtitles_vtt", args=[job.pk])).status_code == 404
+
+
+def test_subtitles_follow_the_turn_timings(alice_client, alice):
+    job = make_job(alice, Job.Status.COMPLETED)
+    response = alice_client.get(reverse("job_subtitles_vtt", args=[job.pk]))
+    assert response["Content-Type"] == "text/vtt; charset=utf-8"
+    assert f'filename="ttsjobs-{job.pk}.vtt"' in response["Content-Disposition"]
+    vtt = response.content.decode()
+    assert vtt.startswith("WEBVTT\n") and "<v Carol>Good morning, both of you." in vtt
+    srt = alice_client.get(reverse("job_subtitles_srt", args=[job.pk])).content.decode()
+    last = job.result_metadata["turns"][-1]
+    assert srt.splitlines()[:2] == ["1", "00:00:00,000 --> " + _srt_time(job.result_metadata["turns"][0]["end_ms"])]
+    assert _srt_time(last["end_ms"]) in srt and "Bob: Hi Alice. How are you?" in srt
+
+
+def _srt_time(ms):
+    return f"00:00:{ms // 1000:02d},{ms % 1000:03d}"
+
+
+@pytest.mark.parametrize("name", ["job_detail", "job_download", "job_subtitles_vtt", "job_subtitles_srt", "job_cancel"])
+def test_another_users_job_is_404_everywhere(bob_client, alice, name):
+    job = make_job(alice, Job.Status.COMPLETED)
+    assert bob_client.get(reverse(name, args=[job.pk])).status_code == 404
+    assert bob_client.get(reverse(name, args=[job.pk]), **HX).status_code == 404
+
+
+def test_another_users_job_cannot_be_cancelled_or_resubmitted(bob_client, alice):
+    pending = make_job(alice)
+    failed = make_job(alice, Job.Status.FAILED)
+    assert bob_client.post(reverse("job_cancel", args=[pending.pk])).status_code == 404
+    assert bob_client.post(reverse("job_resubmit", args=[failed.pk])).status_code == 404
+    assert bob_client.get(reverse("job_new"), {"from": failed.pk}).status_code == 404
+    pending.refresh_from_db()
+    assert pending.status == Job.Status.PENDING and Job.objects.count() == 2
+
+
+def test_unknown_job_is_404(alice_client):
+    assert alice_client.get(f"/jobs/{uuid.uuid4()}/").status_code == 404
+    assert alice_client.get("/jobs/not-a-uuid/").status_code == 404
+
+
+def test_actions_need_post_and_csrf(alice, client):
+    from django.test import Client
+
+    job = make_job(alice)
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(alice)
+    assert strict.post(reverse("job_cancel", args=[job.pk])).status_code == 403
+    assert strict.post(reverse("job_cancel", args=[job.pk]), **HX).status_code == 403
+    assert strict.get(reverse("job_resubmit", args=[job.pk])).status_code == 405
+    job.refresh_from_db()
+    assert job.status == Job.Status.PENDING
