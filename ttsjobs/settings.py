@@ -54,6 +54,8 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG el
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 
 VAR_DIR = Path(os.getenv("VAR_DIR", BASE_DIR / "var"))
+# The local defaults (SQLite file, audio folder) live here; make sure it exists.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
