@@ -1,8 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from synthesis import account_views, health
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("synthesis.api_urls")),
+    # --- operations and account pages (issue 4) ---
+    path("healthz", health.healthz, name="healthz"),
+    path("account/tokens/", account_views.tokens, name="account_tokens"),
+    path("account/tokens/<int:token_id>/revoke", account_views.revoke_token, name="account_token_revoke"),
+    # ---
     path("", include("synthesis.urls")),
 ]

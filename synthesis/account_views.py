@@ -1,0 +1,70 @@
+"""The user's account pages: API tokens.
+
+The secret of a new token is shown once, in the response to the POST that
+created it, and never again: only its hash is stored.
+"""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from synthesis.models import ApiToken
+
+MAX_ACTIVE_TOKENS = 20
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. “nightly podcast script”.")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean(self):
+        if ApiToken.objects.for_user(self.user).active().count() >= MAX_ACTIVE_TOKENS:
+            raise forms.ValidationError(f"You already have {MAX_ACTIVE_TOKENS} tokens; revoke one first.")
+        return super().clean()
+
+
+def _render(request, form, new_secret=None):
+    context = {
+        "form": form,
+        "tokens": ApiToken.objects.for_user(request.user),
+        "new_secret": new_secret,
+    }
+    template = "account/tokens.html#token-panel" if request.htmx else "account/tokens.html"
+    return TemplateResponse(request, template, context)
+
+
+@never_cache  # the POST response carries a secret: no cache may keep it
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request):
+    if request.method == "POST":
+        form = TokenForm(request.POST, user=request.user)
+        if form.is_valid():
+            _, secret = ApiToken.objects.create_token(request.user, form.cleaned_data["name"])
+            # Rendered, not redirected: a redirect would have to keep the
+            # secret somewhere (the session) to show it on the next page.
+            return _render(request, TokenForm(user=request.user), new_secret=secret)
+        return _render(request, form)
+    return _render(request, TokenForm(user=request.user))
+
+
+@login_required
+@require_POST
+def revoke_token(request, token_id):
+    # Starts from the user: another user's token is a 404 like a missing one.
+    token = ApiToken.objects.for_user(request.user).filter(pk=token_id).first()
+    if token is None:
+        raise Http404("No such token.")
+    if token.revoke():
+        messages.success(request, f"Token “{token.name}” revoked. Requests with it now get 401.")
+    if request.htmx:
+        return _render(request, TokenForm(user=request.user))
+    return redirect("account_tokens")
