@@ -1,0 +1,187 @@
+import pytest
+
+from synthesis.audio import decode
+from synthesis.providers import get_provider, reset_providers
+from synthesis.providers.base import TransientProviderError
+from tests.fakes import job_body, run_job, speak
+from tests.fakes.elevenlabs import VOICES, ElevenLabsFake
+
+RACHEL, DREW, SARAH, GEORGE = VOICES
+LINES = [("Alice", "Hello there, Bob."), ("Bob", "Hi Alice. How are you today?"), ("Alice", "Fine, thanks.")]
+ASSIGN = {"Alice": RACHEL, "Bob": DREW}
+
+
+@pytest.fixture
+def elevenlabs(settings):
+    with ElevenLabsFake() as fake:
+        settings.TTS_ELEVENLABS_API_KEY = fake.api_key
+        settings.TTS_ELEVENLABS_BASE_URL = fake.url
+        reset_providers()
+        yield fake
+    reset_providers()
+
+
+def test_dialogue_request_follows_the_text_to_dialogue_api(elevenlabs):
+    turns = [("Hello there.", RACHEL), ("Hi!", DREW)]
+    result = get_provider("elevenlabs").synthesize_dialogue(turns, "en")
+    [request] = elevenlabs.synthesis_requests
+    assert (request.method, request.path) == ("POST", "/v1/text-to-dialogue/with-timestamps")
+    assert request.query == {"output_format": ["pcm_24000"]}
+    assert request.headers["xi-api-key"] == elevenlabs.api_key
+    assert "authorization" not in request.headers
+    assert request.headers["content-type"] == "application/json"
+    assert request.json() == {
+        "inputs": [{"text": "Hello there.", "voice_id": RACHEL}, {"text": "Hi!", "voice_id": DREW}],
+        "model_id": "eleven_v3",
+        "language_code": "en",
+    }
+    assert len(result.turns) == 2
+
+
+def test_turns_are_cut_at_the_voice_segments(elevenlabs):
+    turns = [("Hi.", RACHEL), ("That is a much longer sentence, spoken by somebody else.", DREW), ("Bye.", SARAH)]
+    result = get_provider("elevenlabs").synthesize_dialogue(turns)
+    for piece, (text, voice) in zip(result.turns, turns):
+        alone = speak(text, VOICES[voice][3], 24000)
+        # Exactly the segment: to the sample, give or take rounding of the seconds.
+        assert abs(len(piece.samples) - len(alone)) <= 48
+
+
+def test_without_voice_segments_the_pauses_are_used(settings):
+    with ElevenLabsFake(timestamps=False) as fake:
+        settings.TTS_ELEVENLABS_API_KEY = fake.api_key
+        settings.TTS_ELEVENLABS_BASE_URL = fake.url
+        reset_providers()
+        turns = [("Hi.", RACHEL), ("That is a much longer sentence, spoken by somebody else.", DREW)]
+        result = get_provider("elevenlabs").synthesize_dialogue(turns)
+    reset_providers()
+    assert len(result.turns) == 2
+    assert result.turns[0].duration_ms < 1000 < result.turns[1].duration_ms
+
+
+def test_segmented_mode_uses_text_to_speech_per_turn(elevenlabs, settings, alice):
+    settings.TTS_ELEVENLABS_DIALOGUE = False
+    job = run_job(alice, job_body("elevenlabs", LINES, ASSIGN))
+    assert job.status == "completed", job.error_message
+    assert job.result_metadata["synthesis_mode"] == "segmented"
+    requests = elevenlabs.synthesis_requests
+    assert [r.path for r in requests] == [f"/v1/text-to-speech/{RACHEL}", f"/v1/text-to-speech/{DREW}",
+                                          f"/v1/text-to-speech/{RACHEL}"]
+    assert requests[0].json() == {"text": "Hello there, Bob.", "model_id": "eleven_multilingual_v2",
+                                  "language_code": "en"}
+    assert requests[0].query == {"output_format": ["pcm_24000"]}
+
+
+def test_voices_come_from_the_voices_endpoint_and_are_cached(elevenlabs):
+    provider = get_provider("elevenlabs")
+    voices = {v.id: v for v in provider.voices()}
+    provider.voices()
+    assert set(voices) == set(VOICES)
+    assert (voices[RACHEL].name, voices[RACHEL].gender, voices[RACHEL].language) == ("Rachel", "female", "en")
+    listed = [r for r in elevenlabs.requests if r.path == "/v1/voices"]
+    assert len(listed) == 1 and listed[0].headers["xi-api-key"] == elevenlabs.api_key
+
+
+def test_dialogue_job_completes_natively_in_one_request(elevenlabs, alice):
+    job = run_job(alice, job_body("elevenlabs", LINES, ASSIGN))
+    assert job.status == "completed", job.error_message
+    meta = job.result_metadata
+    assert meta["synthesis_mode"] == "native"
+    assert len(elevenlabs.synthesis_requests) == 1
+    assert abs(decode(job.audio.read()).duration_ms - meta["duration_ms"]) <= 1
+    assert [t["speaker"] for t in meta["turns"]] == ["Alice", "Bob", "Alice"]
+
+
+def test_long_dialogue_is_split_into_requests_at_turn_boundaries(elevenlabs, alice, settings):
+    settings.TTS_ELEVENLABS_MAX_CHARS = 50
+    lines = [("Alice", "The first line is here."), ("Bob", "The second line follows."),
+             ("Alice", "A third line comes now."), ("Bob", "And the fourth one ends.")]
+    job = run_job(alice, job_body("elevenlabs", lines, ASSIGN))
+    assert job.status == "completed", job.error_message
+    sent = [r.json()["inputs"] for r in elevenlabs.synthesis_requests]
+    assert [len(inputs) for inputs in sent] == [2, 2]
+    assert [i["text"] for inputs in sent for i in inputs] == [text for _, text in lines]
+
+
+def test_single_turn_over_the_limit_is_sent_in_parts_and_joined(elevenlabs, settings):
+    settings.TTS_ELEVENLABS_MAX_CHARS = 40
+    text = "This is the first sentence. This is the second sentence. And a third."
+    result = get_provider("elevenlabs").synthesize_dialogue([(text, RACHEL), ("Short.", DREW)])
+    sent = [[i["text"] for i in r.json()["inputs"]] for r in elevenlabs.synthesis_requests]
+    assert all(sum(len(t) for t in request) <= 40 for request in sent)
+    assert " ".join(t for request in sent for t in request) == text + " Short."
+    assert len(result.turns) == 2
+    assert result.turns[0].duration_ms > 3 * result.turns[1].duration_ms
+
+
+@pytest.mark.parametrize("status,body", [
+    (429, {"detail": {"status": "too_many_concurrent_requests", "message": "Too many concurrent requests."}}),
+    (500, {"detail": {"status": "internal_error", "message": "Something went wrong."}}),
+    (503, {"detail": {"status": "system_busy", "message": "We are experiencing heavy traffic."}}),
+])
+def test_transient_error_is_retried_then_succeeds(elevenlabs, alice, fast_retries, status, body):
+    elevenlabs.fail_next(status, body)
+    job = run_job(alice, job_body("elevenlabs", LINES, ASSIGN))
+    assert job.status == "completed", job.error_message
+    assert job.retry_count == 1
+    assert len(elevenlabs.synthesis_requests) == 2
+
+
+def test_retry_after_http_date_is_understood(elevenlabs):
+    elevenlabs.fail_next(429, {"detail": {"status": "rate_limited", "message": "slow down"}},
+                         headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    with pytest.raises(TransientProviderError) as caught:
+        get_provider("elevenlabs").synthesize_dialogue([("Hi.", RACHEL)])
+    assert caught.value.retry_after == 0  # a date in the past: retry now
+
+
+def test_wrong_key_fails_at_once_without_showing_the_key(elevenlabs, alice, settings, fast_retries):
+    from synthesis.models import Job
+    from synthesis.tasks import run_synthesis
+    from synthesis.validation import clean_job_request
+
+    provider, params = clean_job_request(job_body("elevenlabs", LINES, ASSIGN))
+    job = Job.objects.submit(alice, params, provider=provider)
+    settings.TTS_ELEVENLABS_API_KEY = "xi-wrong-0a1b2c3d4e5f"
+    run_synthesis(str(job.pk))
+    job.refresh_from_db()
+    assert job.status == "failed"
+    assert job.error_code == "PROVIDER_AUTH_FAILED"
+    assert job.retry_count == 0
+    assert len(elevenlabs.synthesis_requests) == 1
+    assert "ElevenLabs refused this server's credentials (HTTP 401)" in job.error_message
+    assert "xi-" not in job.error_message and "0a1b" not in job.error_message
+
+
+def test_voice_not_found_fails_at_once_with_a_clear_message(elevenlabs, alice, fast_retries):
+    elevenlabs.fail_next(400, {"detail": {"status": "voice_not_found",
+                                          "message": f"A voice with the voice_id {DREW} was not found."}})
+    job = run_job(alice, job_body("elevenlabs", LINES, ASSIGN))
+    assert job.status == "failed"
+    assert job.error_code == "VOICE_NOT_FOUND"
+    assert job.error_message == (f"ElevenLabs does not have the requested voice: "
+                                 f"A voice with the voice_id {DREW} was not found.")
+    assert job.retry_count == 0
+
+
+def test_validation_error_422_is_permanent(elevenlabs, alice, fast_retries):
+    elevenlabs.fail_next(422, {"detail": [{"loc": ["body", "inputs"], "msg": "Field required", "type": "missing"}]})
+    job = run_job(alice, job_body("elevenlabs", LINES, ASSIGN))
+    assert job.status == "failed"
+    assert job.error_code == "PROVIDER_REJECTED"
+    assert job.error_message == "ElevenLabs rejected the request (HTTP 422): Field required"
+
+
+def test_timeout_is_retried(elevenlabs, alice, settings, fast_retries):
+    settings.TTS_HTTP_TIMEOUT = 0.3
+    elevenlabs.stall_next(1.0)
+    job = run_job(alice, job_body("elevenlabs", LINES, ASSIGN))
+    assert job.status == "completed", job.error_message
+    assert job.retry_count == 1
+
+
+def test_audio_that_is_not_base64_is_a_permanent_error(elevenlabs, alice, fast_retries):
+    elevenlabs.fail_next(200, {"audio_base64": "%%% not base64 %%%", "voice_segments": []})
+    job = run_job(alice, job_body("elevenlabs", LINES, ASSIGN))
+    assert job.status == "failed"
+    assert job.error_code == "PROVIDER_BAD_AUDIO"
