@@ -2,7 +2,7 @@ import pytest
 
 from synthesis.audio import decode
 from synthesis.providers import get_provider, reset_providers
-from synthesis.providers.base import TransientProviderError
+from synthesis.providers.base import PermanentProviderError, TransientProviderError
 from tests.fakes import job_body, run_job, speak
 from tests.fakes.elevenlabs import VOICES, ElevenLabsFake
 
@@ -185,3 +185,11 @@ def test_audio_that_is_not_base64_is_a_permanent_error(elevenlabs, alice, fast_r
     job = run_job(alice, job_body("elevenlabs", LINES, ASSIGN))
     assert job.status == "failed"
     assert job.error_code == "PROVIDER_BAD_AUDIO"
+
+
+def test_redirects_are_not_followed_so_the_key_stays_put(elevenlabs, fast_retries):
+    elevenlabs.fail_next(302, headers={"Location": elevenlabs.url + "/v1/elsewhere"})
+    with pytest.raises(PermanentProviderError) as caught:
+        get_provider("elevenlabs").synthesize_dialogue([("Hi.", RACHEL)])
+    assert "HTTP 302" in caught.value.message
+    assert [r.path for r in elevenlabs.requests if r.path == "/v1/elsewhere"] == []

@@ -49,6 +49,16 @@ MAX_DETAIL_CHARS = 200
 _KEYLIKE = re.compile(r"\b(?:sk|xi|Bearer)[-_ ][^\s\"',]+|\S*\*{3,}\S*")
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # urllib would repeat our headers, the API key among them, to wherever a
+    # redirect points. None of these APIs redirects, so a 3xx is an error.
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
 @dataclass
 class Response:
     status: int
@@ -150,7 +160,7 @@ def request(
                                  headers={"User-Agent": USER_AGENT, **(headers or {})})
     started = time.monotonic()
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with _opener.open(req, timeout=timeout) as resp:
             data = resp.read()
             status = resp.status
             response_headers = {k.lower(): v for k, v in resp.headers.items()}
