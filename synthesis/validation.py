@@ -5,6 +5,8 @@ bad field, named the way the client sent it (``turns[2].text``), so that bad
 input never reaches the worker.
 """
 
+import re
+
 from django.conf import settings
 
 from synthesis.audio import OUTPUT_FORMATS
@@ -34,10 +36,36 @@ def _int_in_range(data, name, default, low, high, errors):
     return value
 
 
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable_strings(value, where: str = "") -> dict[str, str]:
+    """Strings the database cannot store, by field name. JSON may carry a NUL
+    (``\\u0000``, refused by PostgreSQL) or an unpaired surrogate
+    (``\\ud800``, not encodable as UTF-8 by any backend); either used to
+    surface as a 500 from the INSERT instead of a 400 naming the field."""
+    found = {}
+    if isinstance(value, str):
+        if UNSTORABLE.search(value):
+            found[where or "body"] = "Contains a NUL character or an unpaired surrogate, which cannot be stored."
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found.update(_unstorable_strings(item, f"{where}[{i}]"))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            name = f"{where}.{key}" if where else str(key)
+            found.update(_unstorable_strings(key, name))
+            found.update(_unstorable_strings(item, name))
+    return found
+
+
 def clean_job_request(data) -> tuple[str, dict]:
     """Return ``(provider_name, params)`` or raise JobRequestInvalid."""
     if not isinstance(data, dict):
         raise JobRequestInvalid({"body": "Expected a JSON object."})
+    unstorable = _unstorable_strings(data)
+    if unstorable:
+        raise JobRequestInvalid(unstorable)
     errors: dict[str, str] = {}
     providers = available_providers()
 

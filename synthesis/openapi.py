@@ -1,0 +1,349 @@
+"""The OpenAPI 3.1 description of API v1, served at /api/v1/openapi.json.
+
+Built from the same settings and constants the API validates with, so limits
+stay in step. tests/test_openapi.py validates real responses against it and
+runs schemathesis against a live server.
+"""
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET
+
+from synthesis.audio import OUTPUT_FORMATS
+from synthesis.models import Job
+from synthesis.validation import CROSSFADE_RANGE, DEFAULT_CROSSFADE_MS, DEFAULT_GAP_MS, GAP_RANGE
+
+JSON = "application/json"
+NULLABLE_STRING = {"type": ["string", "null"]}
+TIMESTAMP = {"type": "string", "format": "date-time"}
+NULLABLE_TIMESTAMP = {"type": ["string", "null"], "format": "date-time"}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def error_schema(*codes: str, details: dict | None = None) -> dict:
+    return {
+        "type": "object",
+        "required": ["error", "message", "details"],
+        "additionalProperties": False,
+        "properties": {
+            "error": {"type": "string", "enum": list(codes)},
+            "message": {"type": "string"},
+            "details": details or {"type": "object"},
+        },
+    }
+
+
+def error(description: str, schema: str) -> dict:
+    return {"description": description, "content": {JSON: {"schema": ref(schema)}}}
+
+
+UNAUTHORIZED = {
+    "description": "No session and no token, or an unknown or revoked token.",
+    "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    "content": {JSON: {"schema": ref("Unauthorized")}},
+}
+FORBIDDEN = error("A session request (cookie) without a valid CSRF token. Token requests never get this.",
+                  "CsrfFailed")
+NOT_FOUND = error("No such job, or it belongs to someone else (the two are not told apart).", "JobNotFound")
+JOB_ID = {
+    "name": "job_id", "in": "path", "required": True,
+    "description": "The job's id, as returned when it was submitted.",
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+
+def schemas() -> dict:
+    max_turns = settings.TTS_MAX_TURNS
+    job_summary_props = {
+        "id": {"type": "string", "format": "uuid"},
+        "job_type": {"type": "string", "enum": ["multi_role_tts"]},
+        "status": {"type": "string", "enum": list(Job.Status.values)},
+        "provider": {"type": "string"},
+        "title": {"type": "string"},
+        "progress": {
+            "type": "object", "required": ["done", "total"], "additionalProperties": False,
+            "properties": {"done": {"type": "integer", "minimum": 0}, "total": {"type": "integer", "minimum": 0}},
+        },
+        "created_at": TIMESTAMP,
+        "started_at": NULLABLE_TIMESTAMP,
+        "completed_at": NULLABLE_TIMESTAMP,
+        "error_code": {**NULLABLE_STRING, "description": "Why a failed or cancelled job ended, e.g. TIMEOUT."},
+        "error_message": NULLABLE_STRING,
+        "duration_ms": {"type": ["integer", "null"], "minimum": 0},
+        "download_url": {**NULLABLE_STRING, "description": "Set once the job is completed."},
+    }
+    turn = {
+        "type": "object", "required": ["speaker", "text"],
+        "properties": {
+            "speaker": {"type": "string", "minLength": 1, "maxLength": settings.TTS_MAX_SPEAKER_NAME},
+            "text": {"type": "string", "minLength": 1, "maxLength": settings.TTS_MAX_TURN_CHARS},
+            "index": {"type": "integer", "minimum": 0,
+                      "description": "Order in the dialogue; defaults to the turn's position. Unique."},
+        },
+    }
+    assignment = {
+        "type": "object", "required": ["speaker", "voice_id"],
+        "properties": {
+            "speaker": {"type": "string", "minLength": 1},
+            "voice_id": {"type": "string", "minLength": 1, "description": "An id from GET /api/v1/voices."},
+            "voice_name": {"type": ["string", "null"], "maxLength": 100},
+        },
+    }
+    input_params = {
+        "type": "object",
+        "required": ["turns", "voice_assignments", "language", "output_format", "gap_ms", "crossfade_ms"],
+        "properties": {
+            "turns": {"type": "array", "items": turn},
+            "voice_assignments": {"type": "array", "items": assignment},
+            "language": {"type": "string"},
+            "output_format": {"type": "string", "enum": list(OUTPUT_FORMATS)},
+            "gap_ms": {"type": "integer"},
+            "crossfade_ms": {"type": "integer"},
+        },
+    }
+    return {
+        "JobRequest": {
+            "type": "object",
+            "required": ["turns", "voice_assignments"],
+            "properties": {
+                "provider": {"type": "string", "default": settings.TTS_DEFAULT_PROVIDER,
+                             "description": "A provider name from GET /api/v1/voices."},
+                "turns": {"type": "array", "minItems": 1, "maxItems": max_turns, "items": turn},
+                "voice_assignments": {"type": "array", "items": assignment,
+                                      "description": "One per speaker named in the turns."},
+                "language": {"type": ["string", "null"], "minLength": 1, "maxLength": 20, "default": "en"},
+                "output_format": {"type": "string", "enum": list(OUTPUT_FORMATS), "default": "mp3"},
+                "gap_ms": {"type": ["integer", "null"], "minimum": GAP_RANGE[0], "maximum": GAP_RANGE[1],
+                           "default": DEFAULT_GAP_MS},
+                "crossfade_ms": {"type": ["integer", "null"], "minimum": CROSSFADE_RANGE[0],
+                                 "maximum": CROSSFADE_RANGE[1], "default": DEFAULT_CROSSFADE_MS},
+            },
+        },
+        "JobSummary": {
+            "type": "object", "required": list(job_summary_props), "additionalProperties": False,
+            "properties": job_summary_props,
+        },
+        "JobDetail": {
+            "type": "object",
+            "required": [*job_summary_props, "input_params", "result_metadata", "retry_count", "expires_at"],
+            "additionalProperties": False,
+            "properties": {
+                **job_summary_props,
+                "input_params": input_params,
+                "result_metadata": {
+                    "type": "object",
+                    "description": "Empty until the job completes.",
+                    "properties": {
+                        "duration_ms": {"type": "integer"},
+                        "latency_ms": {"type": "integer"},
+                        "synthesis_mode": {"type": "string", "enum": ["native", "segmented"]},
+                        "sample_rate": {"type": "integer"},
+                        "format": {"type": "string"},
+                        "size_bytes": {"type": "integer"},
+                        "turns": {"type": "array", "items": {
+                            "type": "object",
+                            "properties": {"index": {"type": "integer"}, "speaker": {"type": "string"},
+                                           "start_ms": {"type": "integer"}, "end_ms": {"type": "integer"}},
+                        }},
+                    },
+                },
+                "retry_count": {"type": "integer", "minimum": 0},
+                "expires_at": {**NULLABLE_TIMESTAMP, "description": "When the job and its audio are deleted."},
+            },
+        },
+        "JobList": {
+            "type": "object", "required": ["items", "total", "limit", "offset"], "additionalProperties": False,
+            "properties": {
+                "items": {"type": "array", "items": ref("JobSummary")},
+                "total": {"type": "integer", "minimum": 0},
+                "limit": {"type": "integer", "minimum": 1, "maximum": 100},
+                "offset": {"type": "integer", "minimum": 0},
+            },
+        },
+        "Voices": {
+            "type": "object", "required": ["providers", "output_formats"], "additionalProperties": False,
+            "properties": {
+                "providers": {"type": "array", "items": {
+                    "type": "object", "required": ["name", "label", "capabilities", "voices"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "label": {"type": "string"},
+                        "capabilities": {"type": "object", "properties": {
+                            "native_multi_speaker": {"type": "boolean"},
+                            "max_speakers": {"type": "integer"},
+                            "max_chars_per_request": {"type": "integer"},
+                            "sample_rates": {"type": "array", "items": {"type": "integer"}},
+                        }},
+                        "voices": {"type": "array", "items": {
+                            "type": "object", "required": ["id", "name", "language"],
+                            "properties": {"id": {"type": "string"}, "name": {"type": "string"},
+                                           "language": {"type": "string"}, "gender": NULLABLE_STRING},
+                        }},
+                    },
+                }},
+                "output_formats": {"type": "array", "items": {"type": "string", "enum": list(OUTPUT_FORMATS)}},
+            },
+        },
+        "ValidationError": error_schema("VALIDATION_ERROR", details={
+            "type": "object", "additionalProperties": {"type": "string"},
+            "description": "One message per bad field, named as sent: turns[2].text, voice_assignments, limit.",
+        }),
+        "Unauthorized": error_schema("NOT_AUTHENTICATED", "INVALID_TOKEN"),
+        "CsrfFailed": error_schema("CSRF_FAILED"),
+        "JobNotFound": error_schema("JOB_NOT_FOUND", details={
+            "type": "object", "required": ["job_id"], "properties": {"job_id": {"type": "string"}},
+        }),
+        "JobNotCompleted": error_schema("JOB_NOT_COMPLETED", details={
+            "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}},
+        }),
+        "JobLimitExceeded": error_schema("JOB_LIMIT_EXCEEDED", details={
+            "type": "object", "required": ["current_jobs", "max_jobs"],
+            "properties": {"current_jobs": {"type": "integer"}, "max_jobs": {"type": "integer"}},
+        }),
+        "JobCannotCancel": error_schema("JOB_CANNOT_CANCEL", details={
+            "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}},
+        }),
+    }
+
+
+def build_openapi() -> dict:
+    max_jobs = settings.TTS_MAX_ACTIVE_JOBS_PER_USER
+    # OpenAPI 3.1: binary content is a media type without a schema.
+    audio_content = {media_type: {} for media_type in OUTPUT_FORMATS.values()}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ttsjobs API",
+            "version": "1",
+            "description": (
+                "Turn a multi-speaker dialogue into one audio file, in the background: submit a job, "
+                "poll it, download the audio. Authenticate with `Authorization: Bearer <token>` "
+                "(create tokens on /account/tokens/) or with a logged-in session plus X-CSRFToken on "
+                "writes. Errors are `{error, message, details}`."
+            ),
+        },
+        "paths": {
+            "/api/v1/jobs": {
+                "get": {
+                    "operationId": "listJobs",
+                    "summary": "Your jobs, newest first",
+                    "parameters": [
+                        {"name": "limit", "in": "query",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+                        {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                        {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(Job.Status.values)}},
+                    ],
+                    "responses": {
+                        "200": {"description": "A page of jobs.", "content": {JSON: {"schema": ref("JobList")}}},
+                        "400": error("A query parameter is not valid.", "ValidationError"),
+                        "401": UNAUTHORIZED,
+                    },
+                },
+                "post": {
+                    "operationId": "submitJob",
+                    "summary": "Submit a dialogue for synthesis",
+                    "description": f"At most {max_jobs} of your jobs may be pending or processing at once.",
+                    "requestBody": {"required": True, "content": {JSON: {
+                        "schema": ref("JobRequest"),
+                        "example": {
+                            "provider": "espeak",
+                            "turns": [{"speaker": "Alice", "text": "Hello, Bob.", "index": 0},
+                                      {"speaker": "Bob", "text": "Hi Alice!", "index": 1}],
+                            "voice_assignments": [{"speaker": "Alice", "voice_id": "en-us+f3"},
+                                                  {"speaker": "Bob", "voice_id": "en-us+m3"}],
+                            "output_format": "mp3",
+                        },
+                    }}},
+                    "responses": {
+                        "201": {"description": "Accepted and queued.", "content": {JSON: {"schema": ref("JobDetail")}}},
+                        "400": error("The body is not JSON, or fields are not valid (each one named).",
+                                     "ValidationError"),
+                        "401": UNAUTHORIZED,
+                        "403": FORBIDDEN,
+                        "429": error(f"You already have {max_jobs} active jobs.", "JobLimitExceeded"),
+                    },
+                },
+            },
+            "/api/v1/jobs/{job_id}": {
+                "parameters": [JOB_ID],
+                "get": {
+                    "operationId": "getJob",
+                    "summary": "A job's status, progress, input and result",
+                    "responses": {
+                        "200": {"description": "The job.", "content": {JSON: {"schema": ref("JobDetail")}}},
+                        "401": UNAUTHORIZED,
+                        "404": NOT_FOUND,
+                    },
+                },
+                "delete": {
+                    "operationId": "cancelJob",
+                    "summary": "Cancel a pending job",
+                    "responses": {
+                        "200": {"description": "Cancelled; the job as it is now.",
+                                "content": {JSON: {"schema": ref("JobDetail")}}},
+                        "401": UNAUTHORIZED,
+                        "403": FORBIDDEN,
+                        "404": NOT_FOUND,
+                        "409": error("The job is no longer pending (a worker took it, or it ended).",
+                                     "JobCannotCancel"),
+                    },
+                },
+            },
+            "/api/v1/jobs/{job_id}/download": {
+                "parameters": [JOB_ID],
+                "get": {
+                    "operationId": "downloadJobAudio",
+                    "summary": "The audio of a completed job, as an attachment",
+                    "responses": {
+                        "200": {"description": "The audio file.",
+                                "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
+                                "content": audio_content},
+                        "302": {"description": "With S3 storage: a redirect to a short-lived presigned URL.",
+                                "headers": {"Location": {"schema": {"type": "string"}}}},
+                        "401": UNAUTHORIZED,
+                        "404": {
+                            "description": "No such job (JOB_NOT_FOUND), or it has no audio yet (JOB_NOT_COMPLETED).",
+                            "content": {JSON: {"schema": {"oneOf": [ref("JobNotFound"), ref("JobNotCompleted")]}}},
+                        },
+                    },
+                },
+            },
+            "/api/v1/voices": {
+                "get": {
+                    "operationId": "listVoices",
+                    "summary": "The providers this server can use, their voices, and the output formats",
+                    "responses": {
+                        "200": {"description": "The catalog.", "content": {JSON: {"schema": ref("Voices")}}},
+                        "401": UNAUTHORIZED,
+                    },
+                },
+            },
+            "/api/v1/openapi.json": {
+                "get": {
+                    "operationId": "getOpenApi",
+                    "summary": "This document",
+                    "security": [],
+                    "responses": {"200": {"description": "OpenAPI 3.1.", "content": {JSON: {"schema": {"type": "object"}}}}},
+                },
+            },
+        },
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "An API token from /account/tokens/ (tts_…)."},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME,
+                                  "description": "A logged-in browser session; writes also need X-CSRFToken."},
+            },
+        },
+        "security": [{"bearerAuth": []}, {"sessionCookie": []}],
+    }
+
+
+@require_GET
+def openapi_json(request):
+    """Public: the description holds nothing that isn't in the docs."""
+    return JsonResponse(build_openapi(), json_dumps_params={"indent": 1})
