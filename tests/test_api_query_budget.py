@@ -1,0 +1,39 @@
+"""What one API request costs the database, as bench/api.py measures it.
+
+A token request reads the token (with its owner) and, within the minute after
+a use, writes nothing: polling the status of a job is then two queries.
+"""
+
+import json
+
+import pytest
+from django.test import Client
+
+from synthesis.models import ApiToken
+from tests.conftest import dialogue
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice_api(alice):
+    token, secret = ApiToken.objects.create_token(alice, "bench")
+    client = Client(headers={"Authorization": f"Bearer {secret}"})
+    client.get("/api/v1/jobs")  # the first use records last_used_at
+    return client
+
+
+def test_status_of_a_job_is_two_queries(alice_api, django_assert_num_queries):
+    job_id = alice_api.post("/api/v1/jobs", json.dumps(dialogue()), content_type="application/json").json()["id"]
+    with django_assert_num_queries(2):  # token + owner, job
+        response = alice_api.get(f"/api/v1/jobs/{job_id}")
+    assert response.status_code == 200
+
+
+def test_token_used_within_the_minute_is_not_written_again(alice, alice_api, django_assert_num_queries):
+    before = ApiToken.objects.get(owner=alice).last_used_at
+    with django_assert_num_queries(1) as queries:  # the token read only, not even an UPDATE that matches nothing
+        response = alice_api.get("/api/v1/jobs/not-a-job-id")
+    assert response.status_code == 404
+    assert queries.captured_queries[0]["sql"].startswith("SELECT")
+    assert ApiToken.objects.get(owner=alice).last_used_at == before
