@@ -90,7 +90,8 @@ class JobAdmin(admin.ModelAdmin):
     list_display = ["short_id", "title", "owner", "status", "provider", "turns", "duration", "created_at",
                     "elapsed", "retry_count"]
     list_display_links = ["short_id", "title"]
-    list_filter = ["status", "provider", ("created_at", admin.DateFieldListFilter), ("owner", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["status", "provider", ("created_at", admin.DateFieldListFilter),
+                   ("owner", admin.RelatedOnlyFieldListFilter)]
     # "^id": the list shows the first 8 characters of the id, so a prefix finds it.
     search_fields = ["^id", "owner__username", "owner__email", "title", "input_params"]
     date_hierarchy = "created_at"
@@ -177,7 +178,8 @@ class JobAdmin(admin.ModelAdmin):
         )
         voices = format_html_join(
             "", "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-            [(a.get("speaker"), a.get("voice_id"), a.get("voice_name") or "") for a in params.get("voice_assignments", [])],
+            [(a.get("speaker"), a.get("voice_id"), a.get("voice_name") or "")
+             for a in params.get("voice_assignments", [])],
         )
         turns = format_html_join(
             "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",

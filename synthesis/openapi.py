@@ -234,7 +234,8 @@ def build_openapi() -> dict:
                         {"name": "limit", "in": "query",
                          "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
                         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
-                        {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(Job.Status.values)}},
+                        {"name": "status", "in": "query",
+                         "schema": {"type": "string", "enum": list(Job.Status.values)}},
                     ],
                     "responses": {
                         "200": {"description": "A page of jobs.", "content": {JSON: {"schema": ref("JobList")}}},
@@ -326,7 +327,9 @@ def build_openapi() -> dict:
                     "operationId": "getOpenApi",
                     "summary": "This document",
                     "security": [],
-                    "responses": {"200": {"description": "OpenAPI 3.1.", "content": {JSON: {"schema": {"type": "object"}}}}},
+                    "responses": {
+                        "200": {"description": "OpenAPI 3.1.", "content": {JSON: {"schema": {"type": "object"}}}},
+                    },
                 },
             },
         },

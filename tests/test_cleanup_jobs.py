@@ -5,7 +5,6 @@ import pytest
 import time_machine
 from django.core.files.storage import default_storage
 from django.core.management import call_command
-from django.utils import timezone
 from django_q.models import Schedule
 
 from synthesis.models import Job

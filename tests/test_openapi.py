@@ -5,7 +5,6 @@ import json
 
 import pytest
 from django.test import Client
-from django.urls import get_resolver
 from openapi_core import OpenAPI
 from openapi_core.contrib.django import DjangoOpenAPIRequest, DjangoOpenAPIResponse
 from openapi_spec_validator import validate

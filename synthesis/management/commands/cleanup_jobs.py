@@ -16,7 +16,8 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help="Count what would be deleted; delete nothing.")
         parser.add_argument("--batch-size", type=int, default=500,
-                            help="Jobs fetched per batch (default 500); each row is deleted in its own short transaction.")
+                            help="Jobs fetched per batch (default 500); each row is deleted in its own "
+                                 "short transaction.")
 
     def handle(self, *args, dry_run=False, batch_size=500, **options):
         if batch_size < 1:

@@ -15,6 +15,10 @@ def _duration(seconds):
     return f"{seconds / 3600:.1f} h"
 
 
+def _duration_ms(ms):
+    return "—" if ms is None else f"{ms / 1000:.1f} s"
+
+
 def _size(n):
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
@@ -42,9 +46,9 @@ class Command(BaseCommand):
             ("jobs total", str(stats["jobs_total"])),
             ("oldest pending", _duration(stats["oldest_pending_age_seconds"])),
             ("finished last hour", ", ".join(f"{n} {s}" for s, n in stats["finished_last_hour"].items())),
-            ("median latency last hour",
-             "—" if stats["median_latency_ms_last_hour"] is None else f"{stats['median_latency_ms_last_hour'] / 1000:.1f} s"),
-            ("audio stored", f"{stats['storage_files']} files, {_size(stats['storage_bytes'])} ({stats['storage_bytes']} bytes)"),
+            ("median latency last hour", _duration_ms(stats["median_latency_ms_last_hour"])),
+            ("audio stored",
+             f"{stats['storage_files']} files, {_size(stats['storage_bytes'])} ({stats['storage_bytes']} bytes)"),
         ]
         width = max(len(label) for label, _ in rows)
         for label, value in rows:
