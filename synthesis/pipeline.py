@@ -12,6 +12,7 @@ import time
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.utils import timezone
+from django_q.exceptions import TimeoutException
 
 from synthesis import audio
 from synthesis.providers import ProviderError, get_provider
@@ -144,9 +145,16 @@ class SynthesisRun:
         except ProviderError as error:
             self._discard(stored_name)
             job.fail(error.code or "PROVIDER_ERROR", error.message)
+        except TimeoutException:
+            # django-q2's hard timeout (SIGALRM, a SystemExit) fired inside a
+            # provider call that ignored our deadline: end the job the same way
+            # and let django-q2 finish its handling.
+            self._discard(stored_name)
+            job.fail("TIMEOUT", f"The job ran past its {settings.TTS_JOB_DEADLINE_SECONDS // 60}-minute limit and was stopped.")
+            raise
         except BaseException as error:
-            # Anything else (a bug, django-q2's timeout SystemExit) must still
-            # end the job with a reason and leave no file.
+            # Anything else (a bug, a signal) must still end the job with a
+            # reason and leave no file.
             self._discard(stored_name)
             job.fail("INTERNAL_ERROR", "Synthesis failed unexpectedly; the error has been logged.")
             log.exception("job crashed job_id=%s", job.pk)

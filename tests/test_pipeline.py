@@ -174,6 +174,20 @@ def test_a_retry_that_would_wait_past_the_deadline_times_out_at_once(alice, scri
     assert (job.status, job.error_code, sleeps) == (Job.Status.FAILED, "TIMEOUT", [])
 
 
+def test_django_q_hard_timeout_inside_a_provider_call_ends_the_job_with_timeout(alice, scripted, _media_root):
+    from django_q.exceptions import TimeoutException
+    from django_q.timeout import TimeoutHandler
+
+    scripted.delay = 1.5  # one call outlasts django-q2's alarm below
+    job = submit(alice, provider="scripted")
+    claimed = Job.objects.claim(job.pk, "w1")
+    with pytest.raises(TimeoutException), TimeoutHandler(1):
+        SynthesisRun(claimed).run()
+    job.refresh_from_db()
+    assert (job.status, job.error_code) == (Job.Status.FAILED, "TIMEOUT")
+    assert stored_files(_media_root) == []
+
+
 def test_a_run_that_lost_its_job_to_the_reaper_stores_nothing(alice, scripted, _media_root):
     job = submit(alice, provider="scripted")
     claimed = Job.objects.claim(job.pk, "w1")
