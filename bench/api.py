@@ -18,18 +18,23 @@ What it does, from nothing to nothing:
      ``--clients`` concurrent keep-alive connections, for the server's req/s;
    - submit: POST /api/v1/jobs from the same number of clients;
    - status: GET /api/v1/jobs/<id> of those jobs;
-   and the queries each of those requests makes (one in-process request each);
+   with, for each of the last three, the CPU the server's processes and
+   PostgreSQL's backends spent per request (from /proc; the machine's other
+   load inflates latency far more than this), and the queries each request
+   makes (one in-process request each);
 4. prints one JSON object, then stops the server and the worker and drops the
-   database, also when something failed or on Ctrl-C.
+   database, also when something failed, on Ctrl-C or on SIGTERM.
 
 The per-user limit (3 active jobs) stays as configured: the submits are spread
 over enough users that none of them submits more than the limit, so no request
 is refused and the limit's lock and count are in every measured submit.
 
-The worker runs throughout, as in production, so the submit and status phases
-run while it works through the jobs they create; on this machine it shares the
-cores with the server and with this client, which is why throughput is also
-given as a ratio to the yardstick measured on the same server moments before.
+The worker is paused (SIGSTOP) while the API is measured, unless
+``--worker-during-api running``: otherwise it would be synthesizing the
+bench's 400 jobs on the same two cores as the server, which says more about
+sharing a small machine than about the API. Throughput is also given as a
+ratio to the yardstick, measured on the same server moments before, because
+this machine is shared and noisy.
 """
 
 import argparse
@@ -85,6 +90,8 @@ def parse_args():
     parser.add_argument("--gunicorn-workers", type=int, default=4)
     parser.add_argument("--gunicorn-class", default="gthread", choices=["sync", "gthread"])
     parser.add_argument("--gunicorn-threads", type=int, default=2, help="threads per worker (gthread only)")
+    parser.add_argument("--conn-max-age", type=int, default=60,
+                        help="DB_CONN_MAX_AGE for server and worker (default 60; 0 = a connection per request)")
     parser.add_argument("--q-workers", type=int, default=2, help="django-q2 worker processes (Q_WORKERS)")
     parser.add_argument("--worker-during-api", default="paused", choices=["paused", "running"],
                         help="paused (default): SIGSTOP the worker while the API is measured, so it does not "
@@ -249,6 +256,41 @@ def wait_until_healthy(port, processes, timeout=90):
     raise RuntimeError(f"server or worker not healthy after {timeout}s: {last}")
 
 
+def cpu_snapshot(server_pgid, database):
+    """CPU seconds so far of the server's processes (its process group) and of
+    the PostgreSQL backends serving ``database`` (their process title names
+    it), by pid, from /proc. Empty where there is no /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    server, postgres = {}, {}
+    for entry in os.scandir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                title = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if int(fields[2]) == server_pgid:
+            server[entry.name] = seconds
+        elif title.startswith("postgres:") and f" {database} " in title:
+            postgres[entry.name] = seconds
+    return server, postgres
+
+
+def cpu_ms_per_request(before, after, requests):
+    """Milliseconds of CPU per request, from two cpu_snapshot()s; a machine
+    shared with other work inflates latency but hardly this."""
+    result = {}
+    for name, old, new in zip(("server", "postgres"), before, after):
+        used = sum(seconds - old.get(pid, 0.0) for pid, seconds in new.items())
+        result[name] = round(1000 * used / requests, 2) if new else None
+    return result
+
+
 def admin_connection(base_url):
     import psycopg
 
@@ -280,7 +322,8 @@ def create_users(count, prefix):
     for user in users:
         user.set_unusable_password()  # hashing a real password costs ~0.3 s each
     User.objects.bulk_create(users)
-    return [ApiToken.objects.create_token(user, "bench")[1] for user in User.objects.filter(username__startswith=prefix).order_by("username")]
+    created = User.objects.filter(username__startswith=prefix).order_by("username")
+    return [ApiToken.objects.create_token(user, "bench")[1] for user in created]
 
 
 def measure_pickup(port, token, count):
@@ -358,7 +401,8 @@ def main():
     (tmp / "static").mkdir()  # STATIC_ROOT: whitenoise warns when it is missing
     port = free_port()
     env = {
-        **os.environ,
+        # Not the caller's bucket or settings module: audio stays in the temporary folder.
+        **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DJANGO_"))},
         "DJANGO_SETTINGS_MODULE": "ttsjobs.settings",
         "DATABASE_URL": f"{base_url}/{args.database}",
         "DEBUG": "0",
@@ -366,7 +410,7 @@ def main():
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         # Plain HTTP on loopback: no TLS proxy in front to redirect to.
         "SECURE_SSL_REDIRECT": "0",
-        "DB_CONN_MAX_AGE": "60",
+        "DB_CONN_MAX_AGE": str(args.conn_max_age),
         "VAR_DIR": str(tmp),
         "MEDIA_ROOT": str(tmp / "media"),
         "TTS_WORKER_NAME": f"bench-{socket.gethostname()}-{os.getpid()}",
@@ -422,21 +466,41 @@ def main():
         run_concurrently(port, clients, 20, lambda conn, c, i: conn.request("GET", "/healthz"))
         run_concurrently(port, clients, 10, lambda conn, c, i: conn.request("GET", "/api/v1/voices", token=tokens[c]))
 
-        lat, wall, codes, _ = run_concurrently(
-            port, clients, args.yardstick, lambda conn, c, i: conn.request("GET", "/healthz")
-        )
+        def measured(per_client, make_request):
+            """run_concurrently, plus the CPU it took: server, PostgreSQL, and
+            this process (the clients)."""
+            before = cpu_snapshot(processes["gunicorn"].pid, args.database)
+            client_before = time.process_time()
+            lat, wall, codes, bodies = run_concurrently(port, clients, per_client, make_request)
+            client_cpu = time.process_time() - client_before
+            cpu = cpu_ms_per_request(before, cpu_snapshot(processes["gunicorn"].pid, args.database), len(lat))
+            cpu["clients"] = round(1000 * client_cpu / len(lat), 2)
+            if args.conn_max_age == 0:
+                cpu["postgres"] = None  # a backend per request: gone before it can be counted
+            else:
+                # What the cores could do if they were all ours: the ceiling
+                # on req/s, hence a floor of clients / ceiling on mean latency.
+                per_request = cpu["server"] + cpu["postgres"] + cpu["clients"]
+                cpu["cpu_bound_req_per_s"] = round(1000 * (os.cpu_count() or 1) / per_request, 1)
+            return lat, wall, codes, bodies, cpu
+
+        lat, wall, codes, _, cpu = measured(args.yardstick, lambda conn, c, i: conn.request("GET", "/healthz"))
         yardstick = {"url": "GET /healthz (no login; SELECT 1 + newest worker heartbeat)",
-                     **summarise(lat, wall, codes, 200)}  # fmt: skip
+                     **summarise(lat, wall, codes, 200), "cpu_ms_per_request": cpu}  # fmt: skip
 
         def submit(conn, c, i):
             # Client c's i-th submit goes to its (i // limit)-th user: nobody
             # reaches the per-user limit.
-            return conn.request("POST", "/api/v1/jobs", token=tokens[c * users_per_client + i // per_user], body=JOB_BODY)
+            user = c * users_per_client + i // per_user
+            return conn.request("POST", "/api/v1/jobs", token=tokens[user], body=JOB_BODY)
 
-        lat, wall, codes, bodies = run_concurrently(port, clients, args.submits, submit)
-        submit_figures = {"url": "POST /api/v1/jobs (3 speakers, 3 turns)", **summarise(lat, wall, codes, 201)}
+        lat, wall, codes, bodies, cpu = measured(args.submits, submit)
+        submit_figures = {"url": "POST /api/v1/jobs (3 speakers, 3 turns)", **summarise(lat, wall, codes, 201),
+                          "cpu_ms_per_request": cpu}  # fmt: skip
+        # (job id, index of its owner's token) of each client's accepted submits
         job_ids = [
-            [(json.loads(body)["id"], c * users_per_client + i // per_user) for i, (status, body) in enumerate(per) if status == 201]
+            [(json.loads(body)["id"], c * users_per_client + i // per_user)
+             for i, (status, body) in enumerate(per) if status == 201]
             for c, per in enumerate(bodies)
         ]  # fmt: skip
         if not all(job_ids):
@@ -446,11 +510,10 @@ def main():
             job_id, user = job_ids[c][i % len(job_ids[c])]
             return conn.request("GET", f"/api/v1/jobs/{job_id}", token=tokens[user])
 
-        lat, wall, codes, _ = run_concurrently(port, clients, args.statuses, status)
-        status_figures = {"url": "GET /api/v1/jobs/<id>", **summarise(lat, wall, codes, 200)}
+        lat, wall, codes, _, cpu = measured(args.statuses, status)
+        status_figures = {"url": "GET /api/v1/jobs/<id>", **summarise(lat, wall, codes, 200), "cpu_ms_per_request": cpu}
 
-        if args.worker_during_api == "paused":
-            os.killpg(processes["worker"].pid, signal.SIGCONT)
+        # A paused worker stays paused: stop() wakes it only to end it.
         from synthesis.models import Job
 
         bench_jobs = Job.objects.filter(owner__username__startswith="bench")
@@ -474,7 +537,7 @@ def main():
             "server": {
                 "command": "gunicorn ttsjobs.wsgi " + " ".join(server_cmd[6:]),
                 "DEBUG": 0,
-                "DB_CONN_MAX_AGE": 60,
+                "DB_CONN_MAX_AGE": args.conn_max_age,
             },
             "worker": {"command": "manage.py run_worker", "Q_WORKERS": args.q_workers,
                        "during_api_phases": args.worker_during_api, "bench_jobs": worker_during_api},  # fmt: skip
