@@ -77,7 +77,9 @@ def clean_job_request(data) -> tuple[str, dict]:
         provider = providers[provider_name]
 
     output_format = data.get("output_format", "mp3")
-    if output_format not in OUTPUT_FORMATS:
+    # The type check first: a list or an object is unhashable, and `in` on
+    # the dict would raise (a 500) instead of naming the field.
+    if not isinstance(output_format, str) or output_format not in OUTPUT_FORMATS:
         errors["output_format"] = f"Unknown output format {output_format!r}; use one of {', '.join(OUTPUT_FORMATS)}."
 
     language = data.get("language", "en")

@@ -36,6 +36,8 @@ BAD_BODIES = {
     "assignments not a list": (dialogue(voice_assignments={"Alice": "en-us"}), "voice_assignments"),
     "unknown provider": (dialogue(provider="nope"), "provider"),
     "unknown format": (dialogue(output_format="aac"), "output_format"),
+    "format a list": (dialogue(output_format=["mp3"]), "output_format"),
+    "format an object": (dialogue(output_format={"mp3": 1}), "output_format"),
     "duplicate index": (
         dialogue(turns=[{"speaker": "A", "text": "x", "index": 1}, {"speaker": "A", "text": "y", "index": 1}],
                  voice_assignments=assign("A")),
