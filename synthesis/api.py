@@ -105,7 +105,8 @@ def job_detail(job: Job) -> dict:
 def submit_job(request):
     try:
         data = json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        # RecursionError: arrays nested thousands deep exhaust the decoder's stack.
         return error_response(400, "VALIDATION_ERROR", "The body is not valid JSON.", {"body": str(exc)})
     try:
         provider, params = clean_job_request(data)
@@ -142,7 +143,10 @@ def list_jobs(request):
     if status:
         jobs = jobs.filter(status=status)
     total = jobs.count()
-    items = [job_summary(job) for job in jobs.order_by("-created_at")[offset : offset + limit]]
+    # Past the end there is nothing to fetch, and an offset beyond 64 bits
+    # would overflow the database's integer (a 500) if it were sent.
+    page = jobs.order_by("-created_at")[offset : offset + limit] if offset < total else []
+    items = [job_summary(job) for job in page]
     return JsonResponse({"items": items, "total": total, "limit": limit, "offset": offset})
 
 

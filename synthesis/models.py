@@ -79,11 +79,11 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
             # Lock the user's row so concurrent submits by the same user queue
             # up here: the count below and the insert are then one step.
             # (On SQLite, transaction_mode IMMEDIATE already serialises writers.)
-            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+            list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
             current = self.for_user(user).active().count()
             if current >= limit:
                 raise JobLimitExceeded(current, limit)
-            job = self.create(
+            job = self.model(
                 owner=user,
                 provider=provider,
                 input_params=params,
@@ -91,9 +91,13 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
                 progress_total=len(params["turns"]),
             )
             # The ORM broker writes the queue row in this same transaction, so
-            # a job is never committed without its task, nor a task without its job.
+            # a job is never committed without its task, nor a task without its
+            # job, and no worker can see the task before the job row exists.
+            # Enqueueing first saves an UPDATE for task_id (this is why
+            # django-q2's `sync` mode, which would run the task right here,
+            # is not supported).
             job.task_id = enqueue_synthesis(job)
-            Job.objects.filter(pk=job.pk).update(task_id=job.task_id)
+            job.save(force_insert=True)
         log.info("job submitted job_id=%s owner=%s turns=%d provider=%s", job.pk, user.pk, job.progress_total, provider)
         return job
 

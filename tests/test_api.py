@@ -77,6 +77,13 @@ def test_list_is_newest_first_paginated_and_filtered(alice_client, alice, bob):
     assert [item["id"] for item in cancelled["items"]] == [ids[0]]
 
 
+def test_offset_past_the_end_is_an_empty_page(alice_client):
+    post_job(alice_client, dialogue())
+    for offset in (1, 10**30):  # the second overflows any database integer
+        page = alice_client.get(f"/api/v1/jobs?offset={offset}").json()
+        assert page["items"] == [] and page["total"] == 1 and page["offset"] == offset
+
+
 @pytest.mark.parametrize("query, field", [("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"),
                                           ("offset=-1", "offset"), ("status=done", "status")])
 def test_list_rejects_bad_query(alice_client, query, field):

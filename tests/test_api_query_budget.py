@@ -37,3 +37,21 @@ def test_token_used_within_the_minute_is_not_written_again(alice, alice_api, dja
     assert response.status_code == 404
     assert queries.captured_queries[0]["sql"].startswith("SELECT")
     assert ApiToken.objects.get(owner=alice).last_used_at == before
+
+
+
+def test_submit_is_one_transaction_of_four_queries(alice_api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = alice_api.post("/api/v1/jobs", json.dumps(dialogue()), content_type="application/json")
+    assert response.status_code == 201
+    # (The test runs inside a transaction, so the view's atomic() is a savepoint.)
+    sql = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+    assert len(sql) == 5, sql
+    token, lock, count, enqueue, insert = sql
+    assert token.startswith('SELECT "synthesis_apitoken"')
+    assert lock.startswith("SELECT \"auth_user\".\"id\" AS") and ("FOR UPDATE" in lock or connection.vendor == "sqlite")
+    assert count.startswith("SELECT COUNT(*)")
+    assert enqueue.startswith('INSERT INTO "django_q_ormq"') and insert.startswith('INSERT INTO "synthesis_job"')

@@ -75,7 +75,7 @@ def test_bad_input_names_the_field_and_stores_nothing(alice_client, body, field)
     assert OrmQ.objects.count() == 0
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"", "\u00e9".encode("latin-1")])
+@pytest.mark.parametrize("raw", [b"{not json", b"", "\u00e9".encode("latin-1"), b"[" * 100_000 + b"]" * 100_000])
 def test_malformed_json_is_a_400(alice_client, raw):
     response = alice_client.post("/api/v1/jobs", data=raw, content_type="application/json")
     assert response.status_code == 400
