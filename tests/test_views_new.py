@@ -1,6 +1,8 @@
 """The new-dialogue page: voice pickers as the script is typed, submission
 through the same rules as the API, errors next to their field, previews."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -131,6 +133,9 @@ def test_voice_error_sits_under_that_speakers_picker(alice_client):
     html = alice_client.post(reverse("job_new"), submission(**{"voice:Carol": "xx"})).content.decode()
     carol = html.split('name="voice:Carol"')[1]
     assert "has no voice &#x27;xx&#x27;" in carol.split("</div>")[0]
+    # A screen reader reads the error with the picker: the id it points at exists.
+    described_by = re.search(r'aria-describedby="([^"]+)"', carol.split(">")[0])[1]
+    assert f'<ul class="errorlist" id="{described_by}">' in carol
 
 
 def test_limit_is_explained_with_numbers(alice_client, alice, settings):
