@@ -3,7 +3,7 @@ import pytest
 from synthesis.audio import decode
 from synthesis.providers import get_provider, reset_providers
 from synthesis.providers.base import PermanentProviderError, TransientProviderError
-from tests.fakes import job_body, run_job
+from tests.fakes import job_body, run_job, serving
 from tests.fakes.openai import OpenAIFake
 
 LINES = [("Alice", "Hello there, Bob."), ("Bob", "Hi Alice. How are you?"), ("Alice", "Very well, thank you.")]
@@ -12,19 +12,9 @@ VOICES = {"Alice": "alloy", "Bob": "echo"}
 
 @pytest.fixture
 def openai(settings):
-    with OpenAIFake() as fake:
-        settings.TTS_OPENAI_BASE_URL = fake.url
-        settings.TTS_OPENAI_API_KEY = fake.api_key
-        settings.TTS_OPENAI_VOICES = ["alloy", "echo", "nova"]
-        reset_providers()
+    settings.TTS_OPENAI_VOICES = ["alloy", "echo", "nova"]
+    with serving(settings, OpenAIFake()) as fake:
         yield fake
-    reset_providers()
-
-
-def assert_no_secret(text, secret):
-    assert secret not in text
-    assert secret[-4:] not in text
-    assert "sk-" not in text
 
 
 def test_request_follows_the_create_speech_api(openai, settings):
@@ -74,18 +64,6 @@ def test_rate_limit_passes_retry_after_to_the_worker(openai):
         get_provider("openai").synthesize("Hello.", "alloy")
     assert caught.value.retry_after == 7
     assert caught.value.code == "PROVIDER_RATE_LIMITED"
-
-
-def test_wrong_key_fails_at_once_without_showing_the_key(openai, alice, settings, fast_retries):
-    settings.TTS_OPENAI_API_KEY = "sk-wrong-key-9d8e7f6a5b4c"
-    job = run_job(alice, job_body("openai", LINES, VOICES))
-    assert job.status == "failed"
-    assert job.error_code == "PROVIDER_AUTH_FAILED"
-    assert job.retry_count == 0
-    assert len(openai.synthesis_requests) == 1
-    assert "credentials" in job.error_message
-    assert_no_secret(job.error_message, settings.TTS_OPENAI_API_KEY)
-    assert "sk-wrong-key-9d8e7f6a5b4c" not in str(job.input_params) + str(job.result_metadata)
 
 
 def test_unknown_voice_fails_at_once_with_the_services_reason(openai, alice, settings, fast_retries):
@@ -141,15 +119,11 @@ def test_turn_longer_than_the_input_limit_is_split_at_sentences(openai):
 
 
 def test_server_that_lists_voices_is_asked(settings):
-    with OpenAIFake(list_voices=True) as fake:
-        settings.TTS_OPENAI_BASE_URL = fake.url
-        settings.TTS_OPENAI_API_KEY = fake.api_key
-        settings.TTS_OPENAI_VOICES = []
-        reset_providers()
+    settings.TTS_OPENAI_VOICES = []
+    with serving(settings, OpenAIFake(list_voices=True)) as fake:
         provider = get_provider("openai")
         ids = [v.id for v in provider.voices()]
         provider.voices()  # cached: no second request
-    reset_providers()
     assert ids == ["alloy", "echo", "fable", "nova", "onyx", "shimmer"]
     assert [r.path for r in fake.requests] == ["/v1/audio/voices"]
 

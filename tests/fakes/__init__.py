@@ -15,6 +15,7 @@ import io
 import json
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -147,6 +148,27 @@ class FakeService:
 
     def handle(self, request: Recorded) -> tuple[int, dict, bytes]:
         raise NotImplementedError
+
+    def provider_settings(self) -> dict:
+        """The settings that point ttsjobs's provider at this fake."""
+        raise NotImplementedError
+
+
+@contextmanager
+def serving(settings, fake: FakeService):
+    """Run ``fake`` with its provider configured to use it (``settings`` is
+    pytest-django's fixture, which restores the values afterwards)."""
+    from synthesis.providers import reset_providers
+
+    with fake:
+        for name, value in fake.provider_settings().items():
+            setattr(settings, name, value)
+        # Provider instances keep their voice-list cache: start afresh.
+        reset_providers()
+        try:
+            yield fake
+        finally:
+            reset_providers()
 
 
 def json_response(status: int, data) -> tuple[int, dict, bytes]:

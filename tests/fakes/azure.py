@@ -53,6 +53,9 @@ class AzureFake(FakeService):
         super().__init__()
         self.key = key
 
+    def provider_settings(self) -> dict:
+        return {"TTS_AZURE_SPEECH_KEY": self.key, "TTS_AZURE_ENDPOINT": self.url}
+
     def handle(self, request: Recorded):
         if request.headers.get("ocp-apim-subscription-key") != self.key:
             # Azure answers 401 with a JSON error that names no key.

@@ -50,6 +50,9 @@ class ElevenLabsFake(FakeService):
         self.api_key = api_key
         self.timestamps = timestamps  # False: answer without voice_segments
 
+    def provider_settings(self) -> dict:
+        return {"TTS_ELEVENLABS_API_KEY": self.api_key, "TTS_ELEVENLABS_BASE_URL": self.url}
+
     def handle(self, request: Recorded):
         if request.headers.get("xi-api-key") != self.api_key:
             return detail(401, "invalid_api_key", "Invalid API key")

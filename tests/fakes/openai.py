@@ -34,6 +34,9 @@ class OpenAIFake(FakeService):
         self.api_key = api_key
         self.list_voices = list_voices
 
+    def provider_settings(self) -> dict:
+        return {"TTS_OPENAI_BASE_URL": self.url, "TTS_OPENAI_API_KEY": self.api_key}
+
     def handle(self, request: Recorded):
         auth = request.headers.get("authorization", "")
         if auth != f"Bearer {self.api_key}":
