@@ -127,15 +127,32 @@ def test_retry_after_http_date_is_understood(elevenlabs):
     assert caught.value.retry_after == 0  # a date in the past: retry now
 
 
-def test_voice_not_found_fails_at_once_with_a_clear_message(elevenlabs, alice, fast_retries):
-    elevenlabs.fail_next(400, {"detail": {"status": "voice_not_found",
-                                          "message": f"A voice with the voice_id {DREW} was not found."}})
+@pytest.mark.parametrize("status, reason, message", [
+    (404, "voice_not_found", f"A voice with the voice_id {DREW} was not found."),
+    (400, "voice_not_found", f"A voice for the voice_id {DREW} was not found."),  # older answers
+    (400, "voice_does_not_exist", f"A voice with voice_id {DREW} does not exist."),
+])
+def test_voice_not_found_fails_at_once_with_a_clear_message(elevenlabs, alice, fast_retries, status, reason,
+                                                            message):
+    elevenlabs.fail_next(status, {"detail": {"status": reason, "message": message}})
     job = run_job(alice, job_body("elevenlabs", LINES, ASSIGN))
     assert job.status == "failed"
     assert job.error_code == "VOICE_NOT_FOUND"
-    assert job.error_message == (f"ElevenLabs does not have the requested voice: "
-                                 f"A voice with the voice_id {DREW} was not found.")
+    assert job.error_message == f"ElevenLabs does not have the requested voice: {message}"
     assert job.retry_count == 0
+
+
+@pytest.mark.parametrize("dialogue", [True, False])
+def test_a_voice_the_service_does_not_know_is_voice_not_found(elevenlabs, settings, dialogue):
+    settings.TTS_ELEVENLABS_DIALOGUE = dialogue
+    provider = get_provider("elevenlabs")
+    with pytest.raises(PermanentProviderError) as caught:
+        if dialogue:
+            provider.synthesize_dialogue([("Hi.", RACHEL), ("Hello.", "gone0000000000000000")])
+        else:
+            provider.synthesize("Hello.", "gone0000000000000000")
+    assert caught.value.code == "VOICE_NOT_FOUND"
+    assert "gone0000000000000000" in caught.value.message
 
 
 def test_validation_error_422_is_permanent(elevenlabs, alice, fast_retries):

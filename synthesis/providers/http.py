@@ -202,6 +202,11 @@ def _timeout_error(service: str, timeout: float) -> TransientProviderError:
     return TransientProviderError(f"{service} did not answer within {timeout:g} seconds.", code="PROVIDER_TIMEOUT")
 
 
+# ElevenLabs says "voice_not_found" (404 today, 400 in older answers) or
+# "voice_does_not_exist" (400) for the same thing.
+_VOICE_MISSING = {"voice_not_found", "voice_does_not_exist"}
+
+
 def _status_error(service, status, headers, body, secrets):
     retry_after = parse_retry_after(headers.get("Retry-After") if headers else None)
     if status == 429:
@@ -219,7 +224,8 @@ def _status_error(service, status, headers, body, secrets):
         )
     detail = scrub(error_detail(body), secrets)
     reason = error_status(body)
-    if reason == "voice_not_found" or ("voice" in detail.lower() and "not found" in detail.lower()):
+    lowered = detail.lower()
+    if reason in _VOICE_MISSING or ("voice" in lowered and ("not found" in lowered or "does not exist" in lowered)):
         return PermanentProviderError(f"{service} does not have the requested voice: {detail}",
                                       code="VOICE_NOT_FOUND")
     return PermanentProviderError(f"{service} rejected the request (HTTP {status}): {detail or 'no reason given'}",

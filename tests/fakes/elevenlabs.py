@@ -11,8 +11,9 @@ generated client), the parts ttsjobs uses; auth is the ``xi-api-key`` header:
 - ``POST /v1/text-to-speech/{voice_id}?output_format=pcm_24000``, JSON
   ``{"text", "model_id"}`` → the audio bytes.
 
-Errors: ``{"detail": {"status", "message"}}`` (401 invalid_api_key, 400
-voice_not_found, 429 too_many_concurrent_requests), 422 ``{"detail": [...]}``
+Errors: ``{"detail": {"status", "message"}}`` (401 invalid_api_key, 404
+voice_not_found — 400 in answers before mid-2025 —, 429
+too_many_concurrent_requests), 422 ``{"detail": [...]}``
 for a body that fails validation. ``pcm_24000`` is raw 16-bit LE mono PCM.
 """
 
@@ -83,7 +84,7 @@ class ElevenLabsFake(FakeService):
         return json_response(404, {"detail": "Not Found"})
 
     def _voice_error(self, voice_id):
-        return detail(400, "voice_not_found", f"A voice with the voice_id {voice_id} was not found.")
+        return detail(404, "voice_not_found", f"A voice with the voice_id {voice_id} was not found.")
 
     def _speech(self, voice_id, body):
         if not isinstance(body.get("text"), str) or not body["text"]:
