@@ -50,6 +50,10 @@ class ElevenLabsFake(FakeService):
         super().__init__()
         self.api_key = api_key
         self.timestamps = timestamps  # False: answer without voice_segments
+        # Each dialogue input's speech as sent, in order: what the client's
+        # cuts should give back (eSpeak's output for a text varies by a few
+        # ms with what it spoke before, so a second synthesis can't serve).
+        self.spoken: list[np.ndarray] = []
 
     def provider_settings(self) -> dict:
         return {"TTS_ELEVENLABS_API_KEY": self.api_key, "TTS_ELEVENLABS_BASE_URL": self.url}
@@ -125,6 +129,7 @@ class ElevenLabsFake(FakeService):
                              "end_time_seconds": round(end, 3), "character_start_index": first_char,
                              "character_end_index": len(chars), "dialogue_input_index": index})
             samples.append(speech)
+            self.spoken.append(speech)
             position += len(speech)
         alignment = {"characters": chars, "character_start_times_seconds": starts,
                      "character_end_times_seconds": ends}
