@@ -83,3 +83,20 @@ def test_a_running_worker_cluster_makes_health_green(worker_cluster, client):
     worker_cluster(name="health-probe")
     wait_for(lambda: client.get("/healthz").status_code == 200, timeout=60, message="/healthz to turn 200")
     assert client.get("/healthz").json()["worker"]["name"] == "health-probe"
+
+
+@pytest.mark.django_db
+def test_database_that_does_not_answer_is_503_with_the_reason(client):
+    from django.db import OperationalError
+
+    record_heartbeat("c1")
+
+    def refuse(execute, sql, params, many, context):
+        raise OperationalError("connection refused")
+
+    # Every query of the request fails, as with the database down.
+    with connection.execute_wrapper(refuse):
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "reason": "database: OperationalError",
+                               "database": "error", "worker": None}
