@@ -96,6 +96,21 @@ def test_list_polls_only_while_a_job_on_the_page_is_active(alice_client, alice):
         assert not polls(html)
 
 
+def test_everything_focusable_in_the_polled_parts_has_a_unique_id(alice_client, alice):
+    # htmx restores the keyboard focus after a swap only to an element with an
+    # id (the browser test shows the focus surviving a real poll).
+    make_job(alice, Job.Status.COMPLETED)
+    make_job(alice, Job.Status.FAILED)
+    pending = make_job(alice)  # so that both parts poll
+    pages = [alice_client.get(reverse("job_list"), **HX).content.decode(),
+             alice_client.get(reverse("job_detail", args=[pending.pk]), **HX).content.decode()]
+    for html in pages:
+        focusable = re.findall(r"<(?:a|button)\b[^>]*>", html)
+        assert focusable and all(" id=" in tag for tag in focusable), [t for t in focusable if " id=" not in t]
+        ids = re.findall(r' id="([^"]+)"', html)
+        assert len(ids) == len(set(ids))
+
+
 def test_htmx_request_gets_only_the_list_fragment(alice_client, alice):
     make_job(alice)
     response = alice_client.get(reverse("job_list"), **HX)

@@ -160,3 +160,20 @@ def test_everything_works_without_javascript(browser, live_server, alice):
     expect(page.locator("#messages")).to_contain_text("Resubmitted as job")
     assert Job.objects.count() == 2
     context.close()
+
+
+def test_keyboard_focus_survives_the_polling(page, live_server, alice, log_in):
+    """A keyboard user tabbing through a list that refreshes itself every 2 s
+    must not be thrown back to the top of the page at every refresh."""
+    job = make_job(alice)  # pending, no worker: the list and the job page poll
+    log_in("alice", "alice-password")
+    for path, name in (("/jobs/", "Cancel"), (f"/jobs/{job.pk}/", "Cancel job")):
+        page.goto(live_server.url + path)
+        polls = htmx_requests(page, r"/jobs/")
+        page.get_by_role("link", name=name, exact=True).focus()
+        page.wait_for_function("document.activeElement.textContent.trim() !== ''")
+        with page.expect_response(lambda r: r.request.headers.get("hx-request") == "true"):
+            pass  # one poll has swapped the section
+        page.wait_for_timeout(300)  # the swap settles after the response
+        assert polls, path
+        assert page.evaluate("document.activeElement.textContent.trim()") == name, f"focus lost on {path}"
