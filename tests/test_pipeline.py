@@ -116,6 +116,17 @@ def test_retry_after_from_the_provider_is_honoured(alice, scripted):
     assert sleeps == [0.5]
 
 
+def test_retry_after_is_capped_at_a_minute(alice, scripted):
+    # A service asking for an hour should not park a worker process for one.
+    scripted.script = [transient(retry_after=3600)]
+    claimed = Job.objects.claim(submit(alice, provider="scripted").pk, "w1")
+    sleeps = []
+    SynthesisRun(claimed, sleep=sleeps.append).run()
+    assert sleeps == [60]
+    claimed.refresh_from_db()
+    assert claimed.status == Job.Status.COMPLETED
+
+
 def test_transient_errors_past_the_last_retry_fail_the_job(alice, scripted, _media_root):
     scripted.script = [transient("Engine overloaded.")] * 4
     job = submit(alice, provider="scripted")
