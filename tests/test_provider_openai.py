@@ -76,6 +76,24 @@ def test_unknown_voice_fails_at_once_with_the_services_reason(openai, alice, set
     assert len(openai.synthesis_requests) == 2  # Alice's turn, then Bob's, which failed
 
 
+def test_unknown_model_is_a_404_that_fails_with_the_services_reason(openai, settings):
+    settings.TTS_OPENAI_MODEL = "tts-9"
+    with pytest.raises(PermanentProviderError) as caught:
+        get_provider("openai").synthesize("Hello.", "alloy")
+    assert caught.value.code == "PROVIDER_REJECTED"
+    assert caught.value.message == ("The OpenAI-compatible speech server rejected the request (HTTP 404): "
+                                    "The model `tts-9` does not exist.")
+
+
+def test_forbidden_is_an_auth_failure_without_the_services_text(openai):
+    openai.fail_next(403, {"error": {"message": "Project proj_8Xk2 does not have access to model tts-1",
+                                     "type": "invalid_request_error", "param": None, "code": None}})
+    with pytest.raises(PermanentProviderError) as caught:
+        get_provider("openai").synthesize("Hello.", "alloy")
+    assert caught.value.code == "PROVIDER_AUTH_FAILED"
+    assert "HTTP 403" in caught.value.message and "proj_8Xk2" not in caught.value.message
+
+
 def test_timeout_is_transient_and_retried(openai, alice, settings, fast_retries):
     settings.TTS_HTTP_TIMEOUT = 0.3
     openai.stall_next(1.0)

@@ -8,6 +8,7 @@ import pytest
 
 from synthesis.providers import available_providers, reset_providers
 from tests.conftest import dialogue
+from tests.fakes import serving
 from tests.fakes.azure import AzureFake
 from tests.fakes.elevenlabs import ElevenLabsFake
 
@@ -26,14 +27,8 @@ def unconfigured(settings):
 
 @pytest.fixture
 def azure_and_elevenlabs(unconfigured, settings):
-    with AzureFake() as azure, ElevenLabsFake() as elevenlabs:
-        settings.TTS_AZURE_SPEECH_KEY = azure.key
-        settings.TTS_AZURE_ENDPOINT = azure.url
-        settings.TTS_ELEVENLABS_API_KEY = elevenlabs.api_key
-        settings.TTS_ELEVENLABS_BASE_URL = elevenlabs.url
-        reset_providers()
+    with serving(settings, AzureFake()) as azure, serving(settings, ElevenLabsFake()) as elevenlabs:
         yield azure, elevenlabs
-    reset_providers()
 
 
 def test_unconfigured_http_providers_are_not_offered(unconfigured, alice_client):
