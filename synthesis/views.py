@@ -162,7 +162,13 @@ def list_state_of_htmx_page(request) -> tuple[str, int]:
     """The list's filter and page as the browser shows them, for actions that
     re-render the list in place."""
     url = request.htmx.current_url or ""
-    query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    try:
+        query = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+    except ValueError:
+        # The header comes from the client; urlsplit refuses some values
+        # ("http://[" is an unclosed IPv6 host). The action has been done by
+        # now, so answer with the first page rather than an error.
+        query = {}
     return list_state(query)
 
 

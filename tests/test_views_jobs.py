@@ -254,6 +254,17 @@ def test_htmx_cancel_from_the_list_rerenders_the_list_in_place(alice_client, ali
     assert not polls(html)
 
 
+@pytest.mark.parametrize("current_url", ["http://[", "not a url at all", ""])
+def test_a_malformed_current_url_header_still_rerenders_the_list(alice_client, alice, current_url):
+    pending, failed = make_job(alice), make_job(alice, Job.Status.FAILED)
+    for action, job in (("job_cancel", pending), ("job_resubmit", failed)):
+        response = alice_client.post(reverse(action, args=[job.pk]), HTTP_HX_TARGET="job-list",
+                                     HTTP_HX_CURRENT_URL=current_url, **HX)
+        assert response.status_code == 200 and 'aria-current="page">All' in response.content.decode()
+    pending.refresh_from_db()
+    assert pending.status == Job.Status.CANCELLED and Job.objects.count() == 3
+
+
 def test_htmx_cancel_on_the_detail_page_rerenders_its_status(alice_client, alice):
     job = make_job(alice)
     html = alice_client.post(reverse("job_cancel", args=[job.pk]), HTTP_HX_TARGET="job-status", **HX).content.decode()
