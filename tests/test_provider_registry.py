@@ -5,6 +5,7 @@ model are installed (Piper)."""
 import json
 
 import pytest
+from django.urls import reverse
 
 from synthesis.providers import available_providers, reset_providers
 from tests.conftest import dialogue
@@ -82,3 +83,21 @@ def test_a_service_that_is_down_leaves_the_catalog_working(unconfigured, setting
     assert response.status_code == 200
     azure = next(p for p in response.json()["providers"] if p["name"] == "azure")
     assert azure["voices"] == []
+
+
+def test_a_cloud_voice_preview_comes_from_the_service(azure_and_elevenlabs, alice_client, settings):
+    from synthesis.audio import decode
+    from synthesis.views import preview_audio
+
+    preview_audio.cache_clear()
+    azure, _ = azure_and_elevenlabs
+    response = alice_client.get(reverse("voice_preview"), {"provider": "azure", "voice": "en-US-GuyNeural"})
+    assert response.status_code == 200
+    assert 300 < decode(response.content).duration_ms < 10_000
+    assert [r.path for r in azure.synthesis_requests] == ["/cognitiveservices/v1"]
+    # A service that is down: the ▶ button gets a plain 503, and no key.
+    azure.fail_next(503)
+    response = alice_client.get(reverse("voice_preview"), {"provider": "azure", "voice": "en-US-JennyNeural"})
+    assert response.status_code == 503
+    assert "Azure Speech" in response.content.decode()
+    assert settings.TTS_AZURE_SPEECH_KEY not in response.content.decode()
