@@ -7,6 +7,7 @@ from django_q.models import OrmQ
 from synthesis.audio import decode
 from synthesis.models import Job
 from synthesis.tasks import run_synthesis
+from synthesis.validation import clean_job_request
 from tests.conftest import dialogue
 
 pytestmark = pytest.mark.django_db
@@ -75,6 +76,20 @@ def test_list_is_newest_first_paginated_and_filtered(alice_client, alice, bob):
     assert [item["id"] for item in rest["items"]] == [ids[0]]
     cancelled = alice_client.get("/api/v1/jobs?status=cancelled").json()
     assert [item["id"] for item in cancelled["items"]] == [ids[0]]
+
+
+@pytest.mark.parametrize("how_many", [2, 12])
+def test_list_costs_the_same_queries_for_any_number_of_jobs(alice_client, alice, how_many,
+                                                            django_assert_num_queries):
+    for _ in range(how_many):
+        job = Job.objects.submit(alice, clean_job_request(dialogue())[1], provider="espeak")
+        assert job.cancel()
+    # session, user, count, one page (the dialogue is deferred: reading it per
+    # row would be one more query a job).
+    with django_assert_num_queries(4) as captured:
+        page = alice_client.get("/api/v1/jobs?limit=100").json()
+    assert len(page["items"]) == how_many
+    assert "input_params" not in captured.captured_queries[-1]["sql"]
 
 
 def test_offset_past_the_end_is_an_empty_page(alice_client):
