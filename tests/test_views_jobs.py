@@ -220,6 +220,10 @@ def test_detail_uses_three_queries(alice_client, alice, django_assert_num_querie
     job = make_job(alice, Job.Status.COMPLETED)
     with django_assert_num_queries(3):  # session, user, job
         alice_client.get(reverse("job_detail", args=[job.pk]))
+    pending = make_job(alice)
+    for extra in ({}, HX):
+        with django_assert_num_queries(4):  # + its place in the queue
+            alice_client.get(reverse("job_detail", args=[pending.pk]), **extra)
 
 
 # --- cancel and resubmit --------------------------------------------------------
