@@ -190,6 +190,10 @@ def test_completed_detail_has_player_timeline_downloads_and_expiry(alice_client,
     assert reverse("job_subtitles_vtt", args=[job.pk]) in html
     assert reverse("job_subtitles_srt", args=[job.pk]) in html
     assert f"Kept until" in html and f"{job.expires_at:%-d %b %Y}" in html
+    # Timings: queued, started (and how long it waited), finished (and how long it took).
+    for label, moment in (("Queued", job.created_at), ("Started", job.started_at), ("Finished", job.completed_at)):
+        assert re.search(rf'<dt>{label}</dt><dd><time datetime="{re.escape(moment.isoformat())}">', html), label
+    assert "(waited " in html and "(took " in html
     assert not polls(html)
     # The dialogue with each speaker's voice.
     assert "English (America) — female 3" in html and "Good morning, both of you." in html
