@@ -1,5 +1,7 @@
 """Log in, log out, change password: Django's views with our templates."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -49,3 +51,22 @@ def test_password_change(alice_client, alice, client):
 
 def test_password_change_needs_login(client):
     assert client.get(reverse("password_change")).status_code == 302
+
+
+def dangling_references(html: str) -> list[str]:
+    """aria-describedby/-labelledby ids that no element on the page has."""
+    ids = set(re.findall(r' id="([^"]+)"', html))
+    refs = [ref for value in re.findall(r'aria-(?:describedby|labelledby)="([^"]+)"', html) for ref in value.split()]
+    return [ref for ref in refs if ref not in ids]
+
+
+def test_screen_readers_find_the_help_and_errors_each_field_points_at(alice_client, client):
+    pages = [
+        alice_client.get(reverse("password_change")),
+        alice_client.post(reverse("password_change"), {"old_password": "x", "new_password1": "a", "new_password2": "b"}),
+    ]
+    alice_client.post(reverse("logout"))
+    pages += [client.get(reverse("login")), client.post(reverse("login"), {"username": "alice", "password": "nope"})]
+    htmls = [response.content.decode() for response in pages]
+    assert all(dangling_references(html) == [] for html in htmls), [dangling_references(html) for html in htmls]
+    assert 'aria-describedby="id_new_password1_helptext' in htmls[0]  # there was something to check
