@@ -20,7 +20,7 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_database_url() -> str:
+def database_url_of_the_test_db() -> str:
     db = connection.settings_dict
     if db["ENGINE"] == "django.db.backends.sqlite3":
         return f"sqlite:///{db['NAME']}"
@@ -39,7 +39,7 @@ class WorkerCluster:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PYTEST_"))}
         env.update(
-            DATABASE_URL=test_database_url(),
+            DATABASE_URL=database_url_of_the_test_db(),
             MEDIA_ROOT=str(settings.MEDIA_ROOT),
             TTS_WORKER_NAME=name,
             Q_POLL="0.1",

@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 
 from synthesis.health import record_heartbeat
-from tests.cluster import ROOT, test_database_url
+from tests.cluster import ROOT, database_url_of_the_test_db
 
 
 def production_env(tmp_path, **extra) -> dict:
@@ -83,7 +83,7 @@ def fetch(url, headers=None):
 
 @pytest.fixture
 def gunicorn(transactional_db, tmp_path):
-    env = production_env(tmp_path, DATABASE_URL=test_database_url())
+    env = production_env(tmp_path, DATABASE_URL=database_url_of_the_test_db())
     manage(env, "collectstatic", "--noinput")
     port = free_port()
     process = subprocess.Popen(
