@@ -355,6 +355,14 @@ class Job(models.Model):
         now = timezone.now()
         return self._move(self.Status.PROCESSING, run_token=self.run_token, progress_done=done, heartbeat_at=now)
 
+    def beat(self) -> bool:
+        """Heartbeat only, while a long provider call is under way."""
+        return bool(
+            Job.objects.filter(pk=self.pk, status=self.Status.PROCESSING, run_token=self.run_token).update(
+                heartbeat_at=timezone.now()
+            )
+        )
+
     def record_retry(self) -> bool:
         moved = Job.objects.filter(pk=self.pk, status=self.Status.PROCESSING, run_token=self.run_token).update(
             retry_count=F("retry_count") + 1, heartbeat_at=timezone.now()

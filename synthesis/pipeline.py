@@ -7,10 +7,12 @@ next move and stops without writing anything.
 """
 
 import logging
+import threading
 import time
 
 from django.conf import settings
 from django.core.files.base import ContentFile
+from django.db import connection
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
@@ -50,6 +52,39 @@ def batches_for(turns: list[dict], capabilities) -> list[list[dict]]:
     return batches
 
 
+class HeartbeatDuringCall:
+    """Beat the job's heartbeat from a side thread while one provider call
+    runs. A single request to a cloud engine (a long native batch) can outlast
+    the reaper's staleness threshold although this worker is alive and merely
+    waiting; the heartbeat after each turn cannot cover that."""
+
+    def __init__(self, job, interval: float):
+        self.job = job
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = None
+
+    def __enter__(self):
+        if self.interval > 0:
+            self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{self.job.pk}", daemon=True)
+            self._thread.start()
+        return self
+
+    def _beat(self):
+        try:
+            while not self._stop.wait(self.interval):
+                if not self.job.beat():
+                    return  # the run lost the job; the main thread finds out at its next move
+        finally:
+            connection.close()  # this thread's own connection
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        return False
+
+
 class SynthesisRun:
     def __init__(self, job, sleep=time.sleep):
         self.job = job
@@ -68,7 +103,8 @@ class SynthesisRun:
         while True:
             self.check_deadline()
             try:
-                return call()
+                with HeartbeatDuringCall(self.job, settings.TTS_HEARTBEAT_INTERVAL_SECONDS):
+                    return call()
             except ProviderError as error:
                 if not error.transient or attempt >= len(delays):
                     raise

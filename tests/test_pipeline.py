@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 
 import pytest
 from django.core.files.storage import default_storage
@@ -241,3 +242,32 @@ def test_batches_split_at_turn_boundaries():
     assert [[t["text"] for t in b] for b in batches_for(turns, caps)] == [["12345", "1234"], ["123", "1"]]
     caps = Capabilities(native_multi_speaker=True, max_speakers=2, max_chars_per_request=100)
     assert [[t["speaker"] for t in b] for b in batches_for(turns, caps)] == [["A", "B", "A"], ["C"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_long_provider_call_keeps_the_heartbeat_fresh(alice, scripted, settings):
+    import threading
+
+    settings.TTS_HEARTBEAT_STALE_SECONDS = 1
+    settings.TTS_HEARTBEAT_INTERVAL_SECONDS = 0.2
+    scripted.delay = 1.6  # one call, longer than the staleness threshold
+    job = submit(alice, provider="scripted",
+                 turns=[{"speaker": "A", "text": "One long request.", "index": 0}],
+                 voice_assignments=[{"speaker": "A", "voice_id": "en-us"}])
+    claimed = Job.objects.claim(job.pk, "w1")
+    reaped = []
+
+    def reaper():
+        from django.db import connection
+
+        time.sleep(1.3)  # the call is still running, and the last turn-end beat is 1.3 s old
+        reaped.append(Job.objects.reap())
+        connection.close()
+
+    thread = threading.Thread(target=reaper)
+    thread.start()
+    SynthesisRun(claimed).run()
+    thread.join()
+    job.refresh_from_db()
+    assert reaped == [{"timeout": 0, "stale": 0, "pending_expired": 0}]
+    assert job.status == Job.Status.COMPLETED

@@ -201,6 +201,9 @@ TTS_JOB_DEADLINE_SECONDS = envint("TTS_JOB_DEADLINE_SECONDS", 600)
 # Seconds between the retries of a transient engine error: one retry per entry.
 TTS_RETRY_DELAYS = [envfloat(f"TTS_RETRY_DELAY_{i}", d) for i, d in enumerate((5.0, 10.0, 20.0), 1)]
 TTS_HEARTBEAT_STALE_SECONDS = envint("TTS_HEARTBEAT_STALE_SECONDS", 120)
+# While one provider request runs, a side thread beats the heartbeat this often
+# (well under the staleness threshold); 0 turns it off.
+TTS_HEARTBEAT_INTERVAL_SECONDS = envfloat("TTS_HEARTBEAT_INTERVAL_SECONDS", 30.0)
 TTS_PENDING_MAX_AGE_SECONDS = envint("TTS_PENDING_MAX_AGE_SECONDS", 24 * 3600)
 TTS_RETENTION_DAYS = envint("TTS_RETENTION_DAYS", 30)
 TTS_CANCELLED_RETENTION_DAYS = envint("TTS_CANCELLED_RETENTION_DAYS", 7)
