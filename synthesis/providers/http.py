@@ -274,38 +274,30 @@ def split_text(text: str, limit: int) -> list[str]:
     Used for a single turn longer than a service accepts in one request."""
     if len(text) <= limit:
         return [text]
-    pieces, current = [], ""
-    for sentence in _SENTENCE_END.split(text):
-        for part in _hard_split(sentence, limit):
-            if current and len(current) + 1 + len(part) > limit:
-                pieces.append(current)
-                current = part
-            else:
-                current = f"{current} {part}" if current else part
-    if current:
-        pieces.append(current)
-    return pieces
+    return _pack((part for sentence in _SENTENCE_END.split(text) for part in _hard_split(sentence, limit)), limit)
 
 
 def _hard_split(sentence: str, limit: int) -> list[str]:
     if len(sentence) <= limit:
         return [sentence]
-    parts, current = [], ""
+    words = []
     for word in sentence.split():
-        while len(word) > limit:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(word[:limit])
-            word = word[limit:]
-        if current and len(current) + 1 + len(word) > limit:
-            parts.append(current)
-            current = word
+        words.extend(word[i : i + limit] for i in range(0, len(word), limit))
+    return _pack(words, limit)
+
+
+def _pack(parts, limit: int) -> list[str]:
+    """Join consecutive parts with spaces into pieces of at most ``limit``."""
+    pieces, current = [], ""
+    for part in parts:
+        if current and len(current) + 1 + len(part) > limit:
+            pieces.append(current)
+            current = part
         else:
-            current = f"{current} {word}" if current else word
+            current = f"{current} {part}" if current else part
     if current:
-        parts.append(current)
-    return parts
+        pieces.append(current)
+    return pieces
 
 
 def decode_audio(data: bytes, service: str) -> Audio:
