@@ -44,6 +44,12 @@ def bob_client(client, bob):
     return client
 
 
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
 def dialogue(**overrides) -> dict:
     """A valid 3-speaker API request body."""
     body = {

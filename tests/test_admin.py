@@ -16,12 +16,6 @@ User = get_user_model()
 
 
 @pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
-@pytest.fixture
 def some_jobs(alice, bob):
     return {
         "pending": make_job(alice, Job.Status.PENDING, ended_days_ago=None),

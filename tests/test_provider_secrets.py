@@ -33,12 +33,6 @@ PROVIDERS = [
 ]
 
 
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
 def submit(user, provider, voices) -> Job:
     """A job accepted the way the API accepts one (its voices checked against
     the provider's list, fetched with the right key), not yet run."""
