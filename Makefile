@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test install migrate bench clean
+.PHONY: run test lint format install migrate bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-piper.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ run: migrate
 
 test: install
 	$(PY) -m pytest
+
+# ruff: the rule set and format live in pyproject.toml. CI runs this first.
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
 
 bench: install
 	$(PY) bench/api.py
