@@ -90,12 +90,20 @@ def parse_args():
     parser.add_argument("--gunicorn-workers", type=int, default=4)
     parser.add_argument("--gunicorn-class", default="gthread", choices=["sync", "gthread"])
     parser.add_argument("--gunicorn-threads", type=int, default=2, help="threads per worker (gthread only)")
-    parser.add_argument("--conn-max-age", type=int, default=60,
-                        help="DB_CONN_MAX_AGE for server and worker (default 60; 0 = a connection per request)")
+    parser.add_argument(
+        "--conn-max-age",
+        type=int,
+        default=60,
+        help="DB_CONN_MAX_AGE for server and worker (default 60; 0 = a connection per request)",
+    )
     parser.add_argument("--q-workers", type=int, default=2, help="django-q2 worker processes (Q_WORKERS)")
-    parser.add_argument("--worker-during-api", default="paused", choices=["paused", "running"],
-                        help="paused (default): SIGSTOP the worker while the API is measured, so it does not "
-                             "synthesize the bench's jobs on the server's cores; running: leave it working")
+    parser.add_argument(
+        "--worker-during-api",
+        default="paused",
+        choices=["paused", "running"],
+        help="paused (default): SIGSTOP the worker while the API is measured, so it does not "
+        "synthesize the bench's jobs on the server's cores; running: leave it working",
+    )
     parser.add_argument("--database", default="ttsjobs_bench")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs) for a look")
     return parser.parse_args()
@@ -172,7 +180,7 @@ def run_concurrently(port, clients, requests_per_client, make_request):
         conn = Connection(port)
         try:
             conn.request("GET", "/healthz")
-        except Exception as error:  # noqa: BLE001 - reported below, the barrier must not hang
+        except Exception as error:
             failures.append(repr(error))
         barrier.wait()
         try:
@@ -182,7 +190,7 @@ def run_concurrently(port, clients, requests_per_client, make_request):
                 latencies[index].append(time.perf_counter() - started)
                 statuses[index][status] = statuses[index].get(status, 0) + 1
                 bodies[index].append((status, body))
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             failures.append(repr(error))
         finally:
             conn.close()
@@ -539,8 +547,12 @@ def main():
                 "DEBUG": 0,
                 "DB_CONN_MAX_AGE": args.conn_max_age,
             },
-            "worker": {"command": "manage.py run_worker", "Q_WORKERS": args.q_workers,
-                       "during_api_phases": args.worker_during_api, "bench_jobs": worker_during_api},  # fmt: skip
+            "worker": {
+                "command": "manage.py run_worker",
+                "Q_WORKERS": args.q_workers,
+                "during_api_phases": args.worker_during_api,
+                "bench_jobs": worker_during_api,
+            },
             "concurrency": clients,
             "per_user_limit": (
                 f"{per_user} (unchanged): submits spread over {clients * users_per_client} users, "

@@ -16,8 +16,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from synthesis.audio import assemble_dialogue  # noqa: E402
-from synthesis.providers.base import Audio  # noqa: E402
+from synthesis.audio import assemble_dialogue
+from synthesis.providers.base import Audio
 
 
 def make_turns(count, seconds=2.0):
@@ -35,7 +35,7 @@ def main(counts):
     for count in counts:
         turns = make_turns(count)
         started = time.perf_counter()
-        audio, timings = assemble_dialogue(turns, gap_ms=300, crossfade_ms=20)
+        audio, _timings = assemble_dialogue(turns, gap_ms=300, crossfade_ms=20)
         elapsed = time.perf_counter() - started
         results.append({
             "turns": count,

@@ -87,11 +87,25 @@ def delete_with_audio(modeladmin, request, queryset):
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ["short_id", "title", "owner", "status", "provider", "turns", "duration", "created_at",
-                    "elapsed", "retry_count"]
+    list_display = [
+        "short_id",
+        "title",
+        "owner",
+        "status",
+        "provider",
+        "turns",
+        "duration",
+        "created_at",
+        "elapsed",
+        "retry_count",
+    ]
     list_display_links = ["short_id", "title"]
-    list_filter = ["status", "provider", ("created_at", admin.DateFieldListFilter),
-                   ("owner", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [
+        "status",
+        "provider",
+        ("created_at", admin.DateFieldListFilter),
+        ("owner", admin.RelatedOnlyFieldListFilter),
+    ]
     # "^id": the list shows the first 8 characters of the id, so a prefix finds it.
     search_fields = ["^id", "owner__username", "owner__email", "title", "input_params"]
     date_hierarchy = "created_at"
@@ -105,8 +119,10 @@ class JobAdmin(admin.ModelAdmin):
         ("Input", {"fields": ["input_readable"]}),
         ("Result", {"fields": ["audio_player", "result_readable", "turn_timeline"]}),
         ("Error", {"fields": ["error_code", "error_message", "retry_count"]}),
-        ("Timeline", {"fields": ["created_at", "started_at", "heartbeat_at", "deadline_at", "completed_at",
-                                 "expires_at"]}),
+        (
+            "Timeline",
+            {"fields": ["created_at", "started_at", "heartbeat_at", "deadline_at", "completed_at", "expires_at"]},
+        ),
         ("Worker", {"fields": ["worker_name", "run_token", "task_link"]}),
         ("Raw JSON", {"classes": ["collapse"], "fields": ["input_params", "result_metadata"]}),
     ]
@@ -173,22 +189,29 @@ class JobAdmin(admin.ModelAdmin):
     def input_readable(self, job):
         params = job.input_params or {}
         settings_rows = format_html_join(
-            "", "<tr><th>{}</th><td>{}</td></tr>",
+            "",
+            "<tr><th>{}</th><td>{}</td></tr>",
             [(key, params.get(key)) for key in ("language", "output_format", "gap_ms", "crossfade_ms")],
         )
         voices = format_html_join(
-            "", "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
-            [(a.get("speaker"), a.get("voice_id"), a.get("voice_name") or "")
-             for a in params.get("voice_assignments", [])],
+            "",
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            [
+                (a.get("speaker"), a.get("voice_id"), a.get("voice_name") or "")
+                for a in params.get("voice_assignments", [])
+            ],
         )
         turns = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             [(t.get("index"), t.get("speaker"), t.get("text")) for t in params.get("turns", [])],
         )
         return format_html(
             "<table>{}</table><h4>Voices</h4><table><tr><th>Speaker</th><th>Voice</th><th>Name</th></tr>{}</table>"
             "<h4>Script</h4><table><tr><th>#</th><th>Speaker</th><th>Text</th></tr>{}</table>",
-            settings_rows, voices, turns,
+            settings_rows,
+            voices,
+            turns,
         )
 
     @admin.display(description="Result")
@@ -214,7 +237,8 @@ class JobAdmin(admin.ModelAdmin):
         return format_html(
             "<table><tr><th>#</th><th>Speaker</th><th>Start</th><th>End</th></tr>{}</table>",
             format_html_join(
-                "", "<tr><td>{}</td><td>{}</td><td>{} ms</td><td>{} ms</td></tr>",
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{} ms</td><td>{} ms</td></tr>",
                 [(t.get("index"), t.get("speaker"), t.get("start_ms"), t.get("end_ms")) for t in timings],
             ),
         )
@@ -245,9 +269,13 @@ class JobCountsUserAdmin(UserAdmin):
 
     def get_queryset(self, request):
         # Annotated, so the list costs one query whatever its length.
-        return super().get_queryset(request).annotate(
-            active_job_count=Count("jobs", filter=Q(jobs__status__in=Job.ACTIVE_STATUSES)),
-            total_job_count=Count("jobs"),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                active_job_count=Count("jobs", filter=Q(jobs__status__in=Job.ACTIVE_STATUSES)),
+                total_job_count=Count("jobs"),
+            )
         )
 
     @admin.display(description="Active jobs", ordering="active_job_count")

@@ -114,8 +114,9 @@ def submit_job(request):
     except JobRequestInvalid as invalid:
         return error_response(400, "VALIDATION_ERROR", "Some fields are not valid.", invalid.errors)
     except JobLimitExceeded as limit:
-        return error_response(429, "JOB_LIMIT_EXCEEDED", str(limit),
-                              {"current_jobs": limit.current_jobs, "max_jobs": limit.max_jobs})
+        return error_response(
+            429, "JOB_LIMIT_EXCEEDED", str(limit), {"current_jobs": limit.current_jobs, "max_jobs": limit.max_jobs}
+        )
     return JsonResponse(job_detail(job), status=201)
 
 
@@ -167,10 +168,13 @@ def job(request, job_id):
         job = get_job_for_user(request.user, job_id)
     except Http404:
         return job_not_found(job_id)
-    if request.method == "DELETE":
-        if not job.cancel():
-            return error_response(409, "JOB_CANNOT_CANCEL", f"Only pending jobs can be cancelled; this one is {job.status}.",
-                                  {"status": job.status})
+    if request.method == "DELETE" and not job.cancel():
+        return error_response(
+            409,
+            "JOB_CANNOT_CANCEL",
+            f"Only pending jobs can be cancelled; this one is {job.status}.",
+            {"status": job.status},
+        )
     return JsonResponse(job_detail(job))
 
 
@@ -181,13 +185,17 @@ def audio_response(job: Job):
     filename = f"ttsjobs-{job.pk}.{job.output_format}"
     content_type = OUTPUT_FORMATS.get(job.output_format, "application/octet-stream")
     if hasattr(storage, "bucket_name"):
-        url = storage.url(job.audio.name, parameters={
-            "ResponseContentDisposition": f'attachment; filename="{filename}"',
-            "ResponseContentType": content_type,
-        })
+        url = storage.url(
+            job.audio.name,
+            parameters={
+                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+                "ResponseContentType": content_type,
+            },
+        )
         return HttpResponseRedirect(url)
-    return FileResponse(storage.open(job.audio.name, "rb"), as_attachment=True, filename=filename,
-                        content_type=content_type)
+    return FileResponse(
+        storage.open(job.audio.name, "rb"), as_attachment=True, filename=filename, content_type=content_type
+    )
 
 
 @require_GET
@@ -198,8 +206,9 @@ def download(request, job_id):
     except Http404:
         return job_not_found(job_id)
     if job.status != Job.Status.COMPLETED or not job.audio:
-        return error_response(404, "JOB_NOT_COMPLETED", f"The job is {job.status}; there is no audio yet.",
-                              {"status": job.status})
+        return error_response(
+            404, "JOB_NOT_COMPLETED", f"The job is {job.status}; there is no audio yet.", {"status": job.status}
+        )
     return audio_response(job)
 
 

@@ -67,8 +67,12 @@ def check_health(now=None) -> tuple[bool, dict]:
             cursor.execute("SELECT 1")
         latest = ClusterHeartbeat.objects.order_by("-seen_at").values("worker_name", "seen_at").first()
     except DatabaseError as error:
-        return False, {"status": "unavailable", "reason": f"database: {error.__class__.__name__}",
-                       "database": "error", "worker": None}
+        return False, {
+            "status": "unavailable",
+            "reason": f"database: {error.__class__.__name__}",
+            "database": "error",
+            "worker": None,
+        }
     body = {"status": "ok", "reason": None, "database": "ok", "worker": None}
     if latest:
         body["worker"] = {

@@ -341,8 +341,13 @@ class Job(models.Model):
     def cancel(self) -> bool:
         """pending → cancelled. False when the job is no longer pending
         (a worker claimed it first, or it already ended)."""
-        moved = self._move(self.Status.PENDING, status=self.Status.CANCELLED, completed_at=timezone.now(),
-                           error_code="CANCELLED", error_message="Cancelled before it started.")
+        moved = self._move(
+            self.Status.PENDING,
+            status=self.Status.CANCELLED,
+            completed_at=timezone.now(),
+            error_code="CANCELLED",
+            error_message="Cancelled before it started.",
+        )
         if moved:
             log.info("job cancelled job_id=%s", self.pk)
         else:
@@ -383,8 +388,12 @@ class Job(models.Model):
             heartbeat_at=timezone.now(),
         )
         if moved:
-            log.info("job completed job_id=%s duration_ms=%s latency_ms=%s", self.pk,
-                     metadata.get("duration_ms"), metadata.get("latency_ms"))
+            log.info(
+                "job completed job_id=%s duration_ms=%s latency_ms=%s",
+                self.pk,
+                metadata.get("duration_ms"),
+                metadata.get("latency_ms"),
+            )
         return moved
 
     def fail(self, code: str, message: str) -> bool:
@@ -401,8 +410,13 @@ class Job(models.Model):
         return moved
 
     def mark_failed_by_staff(self, message: str = "Marked failed by staff.") -> bool:
-        moved = self._move(self.Status.PROCESSING, status=self.Status.FAILED, error_code="MARKED_FAILED",
-                           error_message=message, completed_at=timezone.now())
+        moved = self._move(
+            self.Status.PROCESSING,
+            status=self.Status.FAILED,
+            error_code="MARKED_FAILED",
+            error_message=message,
+            completed_at=timezone.now(),
+        )
         if moved:
             log.info("job failed job_id=%s code=MARKED_FAILED", self.pk)
         return moved
@@ -451,12 +465,7 @@ class ApiTokenManager(models.Manager.from_queryset(ApiTokenQuerySet)):
         """The live token for ``secret`` (its owner loaded and active), or None."""
         if not secret.startswith(API_TOKEN_PREFIX) or len(secret) > 200:
             return None
-        token = (
-            self.active()
-            .select_related("owner")
-            .filter(key_hash=hash_token(secret), owner__is_active=True)
-            .first()
-        )
+        token = self.active().select_related("owner").filter(key_hash=hash_token(secret), owner__is_active=True).first()
         if token is not None:
             token.touch()
         return token
@@ -496,9 +505,9 @@ class ApiToken(models.Model):
             # (one round trip less on every API request; see bench/api.py).
             return
         # Conditional: of two requests that both saw a stale value, one writes.
-        ApiToken.objects.filter(pk=self.pk).filter(
-            Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)
-        ).update(last_used_at=now)
+        ApiToken.objects.filter(pk=self.pk).filter(Q(last_used_at__isnull=True) | Q(last_used_at__lt=stale)).update(
+            last_used_at=now
+        )
         self.last_used_at = now
 
     def revoke(self) -> bool:

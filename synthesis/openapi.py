@@ -45,11 +45,12 @@ UNAUTHORIZED = {
     "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
     "content": {JSON: {"schema": ref("Unauthorized")}},
 }
-FORBIDDEN = error("A session request (cookie) without a valid CSRF token. Token requests never get this.",
-                  "CsrfFailed")
+FORBIDDEN = error("A session request (cookie) without a valid CSRF token. Token requests never get this.", "CsrfFailed")
 NOT_FOUND = error("No such job, or it belongs to someone else (the two are not told apart).", "JobNotFound")
 JOB_ID = {
-    "name": "job_id", "in": "path", "required": True,
+    "name": "job_id",
+    "in": "path",
+    "required": True,
     "description": "The job's id, as returned when it was submitted.",
     "schema": {"type": "string", "format": "uuid"},
 }
@@ -64,7 +65,9 @@ def schemas() -> dict:
         "provider": {"type": "string"},
         "title": {"type": "string"},
         "progress": {
-            "type": "object", "required": ["done", "total"], "additionalProperties": False,
+            "type": "object",
+            "required": ["done", "total"],
+            "additionalProperties": False,
             "properties": {"done": {"type": "integer", "minimum": 0}, "total": {"type": "integer", "minimum": 0}},
         },
         "created_at": TIMESTAMP,
@@ -76,16 +79,21 @@ def schemas() -> dict:
         "download_url": {**NULLABLE_STRING, "description": "Set once the job is completed."},
     }
     turn = {
-        "type": "object", "required": ["speaker", "text"],
+        "type": "object",
+        "required": ["speaker", "text"],
         "properties": {
             "speaker": {"type": "string", "minLength": 1, "maxLength": settings.TTS_MAX_SPEAKER_NAME},
             "text": {"type": "string", "minLength": 1, "maxLength": settings.TTS_MAX_TURN_CHARS},
-            "index": {"type": "integer", "minimum": 0,
-                      "description": "Order in the dialogue; defaults to the turn's position. Unique."},
+            "index": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "Order in the dialogue; defaults to the turn's position. Unique.",
+            },
         },
     }
     assignment = {
-        "type": "object", "required": ["speaker", "voice_id"],
+        "type": "object",
+        "required": ["speaker", "voice_id"],
         "properties": {
             "speaker": {"type": "string", "minLength": 1},
             "voice_id": {"type": "string", "minLength": 1, "description": "An id from GET /api/v1/voices."},
@@ -109,21 +117,37 @@ def schemas() -> dict:
             "type": "object",
             "required": ["turns", "voice_assignments"],
             "properties": {
-                "provider": {"type": "string", "default": settings.TTS_DEFAULT_PROVIDER,
-                             "description": "A provider name from GET /api/v1/voices."},
+                "provider": {
+                    "type": "string",
+                    "default": settings.TTS_DEFAULT_PROVIDER,
+                    "description": "A provider name from GET /api/v1/voices.",
+                },
                 "turns": {"type": "array", "minItems": 1, "maxItems": max_turns, "items": turn},
-                "voice_assignments": {"type": "array", "items": assignment,
-                                      "description": "One per speaker named in the turns."},
+                "voice_assignments": {
+                    "type": "array",
+                    "items": assignment,
+                    "description": "One per speaker named in the turns.",
+                },
                 "language": {"type": ["string", "null"], "minLength": 1, "maxLength": 20, "default": "en"},
                 "output_format": {"type": "string", "enum": list(OUTPUT_FORMATS), "default": "mp3"},
-                "gap_ms": {"type": ["integer", "null"], "minimum": GAP_RANGE[0], "maximum": GAP_RANGE[1],
-                           "default": DEFAULT_GAP_MS},
-                "crossfade_ms": {"type": ["integer", "null"], "minimum": CROSSFADE_RANGE[0],
-                                 "maximum": CROSSFADE_RANGE[1], "default": DEFAULT_CROSSFADE_MS},
+                "gap_ms": {
+                    "type": ["integer", "null"],
+                    "minimum": GAP_RANGE[0],
+                    "maximum": GAP_RANGE[1],
+                    "default": DEFAULT_GAP_MS,
+                },
+                "crossfade_ms": {
+                    "type": ["integer", "null"],
+                    "minimum": CROSSFADE_RANGE[0],
+                    "maximum": CROSSFADE_RANGE[1],
+                    "default": DEFAULT_CROSSFADE_MS,
+                },
             },
         },
         "JobSummary": {
-            "type": "object", "required": list(job_summary_props), "additionalProperties": False,
+            "type": "object",
+            "required": list(job_summary_props),
+            "additionalProperties": False,
             "properties": job_summary_props,
         },
         "JobDetail": {
@@ -143,11 +167,18 @@ def schemas() -> dict:
                         "sample_rate": {"type": "integer"},
                         "format": {"type": "string"},
                         "size_bytes": {"type": "integer"},
-                        "turns": {"type": "array", "items": {
-                            "type": "object",
-                            "properties": {"index": {"type": "integer"}, "speaker": {"type": "string"},
-                                           "start_ms": {"type": "integer"}, "end_ms": {"type": "integer"}},
-                        }},
+                        "turns": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "index": {"type": "integer"},
+                                    "speaker": {"type": "string"},
+                                    "start_ms": {"type": "integer"},
+                                    "end_ms": {"type": "integer"},
+                                },
+                            },
+                        },
                     },
                 },
                 "retry_count": {"type": "integer", "minimum": 0},
@@ -155,7 +186,9 @@ def schemas() -> dict:
             },
         },
         "JobList": {
-            "type": "object", "required": ["items", "total", "limit", "offset"], "additionalProperties": False,
+            "type": "object",
+            "required": ["items", "total", "limit", "offset"],
+            "additionalProperties": False,
             "properties": {
                 "items": {"type": "array", "items": ref("JobSummary")},
                 "total": {"type": "integer", "minimum": 0},
@@ -164,48 +197,88 @@ def schemas() -> dict:
             },
         },
         "Voices": {
-            "type": "object", "required": ["providers", "output_formats"], "additionalProperties": False,
+            "type": "object",
+            "required": ["providers", "output_formats"],
+            "additionalProperties": False,
             "properties": {
-                "providers": {"type": "array", "items": {
-                    "type": "object", "required": ["name", "label", "capabilities", "voices"],
-                    "properties": {
-                        "name": {"type": "string"},
-                        "label": {"type": "string"},
-                        "capabilities": {"type": "object", "properties": {
-                            "native_multi_speaker": {"type": "boolean"},
-                            "max_speakers": {"type": "integer"},
-                            "max_chars_per_request": {"type": "integer"},
-                            "sample_rates": {"type": "array", "items": {"type": "integer"}},
-                        }},
-                        "voices": {"type": "array", "items": {
-                            "type": "object", "required": ["id", "name", "language"],
-                            "properties": {"id": {"type": "string"}, "name": {"type": "string"},
-                                           "language": {"type": "string"}, "gender": NULLABLE_STRING},
-                        }},
+                "providers": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "label", "capabilities", "voices"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "label": {"type": "string"},
+                            "capabilities": {
+                                "type": "object",
+                                "properties": {
+                                    "native_multi_speaker": {"type": "boolean"},
+                                    "max_speakers": {"type": "integer"},
+                                    "max_chars_per_request": {"type": "integer"},
+                                    "sample_rates": {"type": "array", "items": {"type": "integer"}},
+                                },
+                            },
+                            "voices": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["id", "name", "language"],
+                                    "properties": {
+                                        "id": {"type": "string"},
+                                        "name": {"type": "string"},
+                                        "language": {"type": "string"},
+                                        "gender": NULLABLE_STRING,
+                                    },
+                                },
+                            },
+                        },
                     },
-                }},
+                },
                 "output_formats": {"type": "array", "items": {"type": "string", "enum": list(OUTPUT_FORMATS)}},
             },
         },
-        "ValidationError": error_schema("VALIDATION_ERROR", details={
-            "type": "object", "additionalProperties": {"type": "string"},
-            "description": "One message per bad field, named as sent: turns[2].text, voice_assignments, limit.",
-        }),
+        "ValidationError": error_schema(
+            "VALIDATION_ERROR",
+            details={
+                "type": "object",
+                "additionalProperties": {"type": "string"},
+                "description": "One message per bad field, named as sent: turns[2].text, voice_assignments, limit.",
+            },
+        ),
         "Unauthorized": error_schema("NOT_AUTHENTICATED", "INVALID_TOKEN"),
         "CsrfFailed": error_schema("CSRF_FAILED"),
-        "JobNotFound": error_schema("JOB_NOT_FOUND", details={
-            "type": "object", "required": ["job_id"], "properties": {"job_id": {"type": "string"}},
-        }),
-        "JobNotCompleted": error_schema("JOB_NOT_COMPLETED", details={
-            "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}},
-        }),
-        "JobLimitExceeded": error_schema("JOB_LIMIT_EXCEEDED", details={
-            "type": "object", "required": ["current_jobs", "max_jobs"],
-            "properties": {"current_jobs": {"type": "integer"}, "max_jobs": {"type": "integer"}},
-        }),
-        "JobCannotCancel": error_schema("JOB_CANNOT_CANCEL", details={
-            "type": "object", "required": ["status"], "properties": {"status": {"type": "string"}},
-        }),
+        "JobNotFound": error_schema(
+            "JOB_NOT_FOUND",
+            details={
+                "type": "object",
+                "required": ["job_id"],
+                "properties": {"job_id": {"type": "string"}},
+            },
+        ),
+        "JobNotCompleted": error_schema(
+            "JOB_NOT_COMPLETED",
+            details={
+                "type": "object",
+                "required": ["status"],
+                "properties": {"status": {"type": "string"}},
+            },
+        ),
+        "JobLimitExceeded": error_schema(
+            "JOB_LIMIT_EXCEEDED",
+            details={
+                "type": "object",
+                "required": ["current_jobs", "max_jobs"],
+                "properties": {"current_jobs": {"type": "integer"}, "max_jobs": {"type": "integer"}},
+            },
+        ),
+        "JobCannotCancel": error_schema(
+            "JOB_CANNOT_CANCEL",
+            details={
+                "type": "object",
+                "required": ["status"],
+                "properties": {"status": {"type": "string"}},
+            },
+        ),
     }
 
 
@@ -231,11 +304,17 @@ def build_openapi() -> dict:
                     "operationId": "listJobs",
                     "summary": "Your jobs, newest first",
                     "parameters": [
-                        {"name": "limit", "in": "query",
-                         "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                        },
                         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
-                        {"name": "status", "in": "query",
-                         "schema": {"type": "string", "enum": list(Job.Status.values)}},
+                        {
+                            "name": "status",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": list(Job.Status.values)},
+                        },
                     ],
                     "responses": {
                         "200": {"description": "A page of jobs.", "content": {JSON: {"schema": ref("JobList")}}},
@@ -247,21 +326,31 @@ def build_openapi() -> dict:
                     "operationId": "submitJob",
                     "summary": "Submit a dialogue for synthesis",
                     "description": f"At most {max_jobs} of your jobs may be pending or processing at once.",
-                    "requestBody": {"required": True, "content": {JSON: {
-                        "schema": ref("JobRequest"),
-                        "example": {
-                            "provider": "espeak",
-                            "turns": [{"speaker": "Alice", "text": "Hello, Bob.", "index": 0},
-                                      {"speaker": "Bob", "text": "Hi Alice!", "index": 1}],
-                            "voice_assignments": [{"speaker": "Alice", "voice_id": "en-us+f3"},
-                                                  {"speaker": "Bob", "voice_id": "en-us+m3"}],
-                            "output_format": "mp3",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            JSON: {
+                                "schema": ref("JobRequest"),
+                                "example": {
+                                    "provider": "espeak",
+                                    "turns": [
+                                        {"speaker": "Alice", "text": "Hello, Bob.", "index": 0},
+                                        {"speaker": "Bob", "text": "Hi Alice!", "index": 1},
+                                    ],
+                                    "voice_assignments": [
+                                        {"speaker": "Alice", "voice_id": "en-us+f3"},
+                                        {"speaker": "Bob", "voice_id": "en-us+m3"},
+                                    ],
+                                    "output_format": "mp3",
+                                },
+                            }
                         },
-                    }}},
+                    },
                     "responses": {
                         "201": {"description": "Accepted and queued.", "content": {JSON: {"schema": ref("JobDetail")}}},
-                        "400": error("The body is not JSON, or fields are not valid (each one named).",
-                                     "ValidationError"),
+                        "400": error(
+                            "The body is not JSON, or fields are not valid (each one named).", "ValidationError"
+                        ),
                         "401": UNAUTHORIZED,
                         "403": FORBIDDEN,
                         "429": error(f"You already have {max_jobs} active jobs.", "JobLimitExceeded"),
@@ -283,13 +372,16 @@ def build_openapi() -> dict:
                     "operationId": "cancelJob",
                     "summary": "Cancel a pending job",
                     "responses": {
-                        "200": {"description": "Cancelled; the job as it is now.",
-                                "content": {JSON: {"schema": ref("JobDetail")}}},
+                        "200": {
+                            "description": "Cancelled; the job as it is now.",
+                            "content": {JSON: {"schema": ref("JobDetail")}},
+                        },
                         "401": UNAUTHORIZED,
                         "403": FORBIDDEN,
                         "404": NOT_FOUND,
-                        "409": error("The job is no longer pending (a worker took it, or it ended).",
-                                     "JobCannotCancel"),
+                        "409": error(
+                            "The job is no longer pending (a worker took it, or it ended).", "JobCannotCancel"
+                        ),
                     },
                 },
             },
@@ -299,11 +391,15 @@ def build_openapi() -> dict:
                     "operationId": "downloadJobAudio",
                     "summary": "The audio of a completed job, as an attachment",
                     "responses": {
-                        "200": {"description": "The audio file.",
-                                "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
-                                "content": audio_content},
-                        "302": {"description": "With S3 storage: a redirect to a short-lived presigned URL.",
-                                "headers": {"Location": {"schema": {"type": "string"}}}},
+                        "200": {
+                            "description": "The audio file.",
+                            "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
+                            "content": audio_content,
+                        },
+                        "302": {
+                            "description": "With S3 storage: a redirect to a short-lived presigned URL.",
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                        },
                         "401": UNAUTHORIZED,
                         "404": {
                             "description": "No such job (JOB_NOT_FOUND), or it has no audio yet (JOB_NOT_COMPLETED).",
@@ -336,10 +432,17 @@ def build_openapi() -> dict:
         "components": {
             "schemas": schemas(),
             "securitySchemes": {
-                "bearerAuth": {"type": "http", "scheme": "bearer",
-                               "description": "An API token from /account/tokens/ (tts_…)."},
-                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME,
-                                  "description": "A logged-in browser session; writes also need X-CSRFToken."},
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API token from /account/tokens/ (tts_…).",
+                },
+                "sessionCookie": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": settings.SESSION_COOKIE_NAME,
+                    "description": "A logged-in browser session; writes also need X-CSRFToken.",
+                },
             },
         },
         "security": [{"bearerAuth": []}, {"sessionCookie": []}],

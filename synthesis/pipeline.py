@@ -92,7 +92,10 @@ class SynthesisRun:
 
     def check_deadline(self, needed_seconds: float = 0.0):
         if timezone.now().timestamp() + needed_seconds >= self.job.deadline_at.timestamp():
-            raise RunAborted("TIMEOUT", f"The job ran past its {settings.TTS_JOB_DEADLINE_SECONDS // 60}-minute limit and was stopped.")
+            raise RunAborted(
+                "TIMEOUT",
+                f"The job ran past its {settings.TTS_JOB_DEADLINE_SECONDS // 60}-minute limit and was stopped.",
+            )
 
     def with_retries(self, call):
         """Run ``call`` retrying transient provider errors with the configured
@@ -114,7 +117,9 @@ class SynthesisRun:
                 self.check_deadline(delay)
                 if not self.job.record_retry():
                     raise RunAborted("LOST", "The job was taken away from this worker.") from None
-                log.info("job retried job_id=%s attempt=%d delay=%.3fs error=%s", self.job.pk, attempt, delay, error.code)
+                log.info(
+                    "job retried job_id=%s attempt=%d delay=%.3fs error=%s", self.job.pk, attempt, delay, error.code
+                )
                 self.sleep(delay)
 
     def synthesize_turns(self, provider) -> tuple[list[Audio], str]:
@@ -126,12 +131,14 @@ class SynthesisRun:
         if provider.capabilities.native_multi_speaker:
             for batch in batches_for(turns, provider.capabilities):
                 request = [(t["text"], voices[t["speaker"]]) for t in batch]
-                result = self.with_retries(lambda: provider.synthesize_dialogue(request, language))
+                # The call runs inside with_retries before the loop moves on: binding is safe.
+                result = self.with_retries(lambda request=request: provider.synthesize_dialogue(request, language))
                 pieces.extend(result.turns)
                 self.progress(len(pieces))
             return pieces, "native"
         for turn in turns:
-            piece = self.with_retries(lambda: provider.synthesize(turn["text"], voices[turn["speaker"]], language))
+            text, voice = turn["text"], voices[turn["speaker"]]
+            piece = self.with_retries(lambda text=text, voice=voice: provider.synthesize(text, voice, language))
             pieces.append(piece)
             self.progress(len(pieces))
         return pieces, "segmented"
@@ -186,7 +193,10 @@ class SynthesisRun:
             # provider call that ignored our deadline: end the job the same way
             # and let django-q2 finish its handling.
             self._discard(stored_name)
-            job.fail("TIMEOUT", f"The job ran past its {settings.TTS_JOB_DEADLINE_SECONDS // 60}-minute limit and was stopped.")
+            job.fail(
+                "TIMEOUT",
+                f"The job ran past its {settings.TTS_JOB_DEADLINE_SECONDS // 60}-minute limit and was stopped.",
+            )
             raise
         except BaseException as error:
             # Anything else (a bug, a signal) must still end the job with a

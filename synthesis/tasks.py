@@ -5,8 +5,7 @@ from django_q.tasks import async_task
 
 
 def enqueue_synthesis(job) -> str:
-    return async_task("synthesis.tasks.run_synthesis", str(job.pk), task_name=f"synthesize {job.pk}",
-                      group="synthesis")
+    return async_task("synthesis.tasks.run_synthesis", str(job.pk), task_name=f"synthesize {job.pk}", group="synthesis")
 
 
 def run_synthesis(job_id: str):

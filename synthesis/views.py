@@ -20,8 +20,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -93,9 +93,13 @@ def list_context(user, status: str, page: int, watch: list[str] = ()) -> dict:
         active=Count("pk", filter=Q(status__in=Job.ACTIVE_STATUSES)),
         **{s: Count("pk", filter=Q(status=s)) for s in (Job.Status.COMPLETED, Job.Status.FAILED, Job.Status.CANCELLED)},
     )
-    rows = mine.only(*LIST_FIELDS).with_queue_position().annotate(
-        assignments=KeyTransform("voice_assignments", "input_params"),
-        duration_ms=KeyTransform("duration_ms", "result_metadata"),
+    rows = (
+        mine.only(*LIST_FIELDS)
+        .with_queue_position()
+        .annotate(
+            assignments=KeyTransform("voice_assignments", "input_params"),
+            duration_ms=KeyTransform("duration_ms", "result_metadata"),
+        )
     )
     if status == "active":
         rows = rows.active()
@@ -197,20 +201,24 @@ def detail_context(job: Job, *, notify_finished: bool = False) -> dict:
         text_by_index = {t["index"]: t["text"] for t in turns}
         for timed in job.result_metadata.get("turns", []):
             start, end = timed["start_ms"], timed["end_ms"]
-            timeline.append({
-                "speaker": timed["speaker"],
-                "colour": colour.get(timed["speaker"], 0),
-                "text": text_by_index.get(timed["index"], ""),
-                "start_ms": start,
-                "start_s": f"{start / 1000:.3f}",
-                "end_ms": end,
-                # Strings, so the template never localises the decimal point.
-                "left": f"{100 * start / duration:.3f}",
-                "width": f"{100 * max(end - start, 0) / duration:.3f}",
-            })
+            timeline.append(
+                {
+                    "speaker": timed["speaker"],
+                    "colour": colour.get(timed["speaker"], 0),
+                    "text": text_by_index.get(timed["index"], ""),
+                    "start_ms": start,
+                    "start_s": f"{start / 1000:.3f}",
+                    "end_ms": end,
+                    # Strings, so the template never localises the decimal point.
+                    "left": f"{100 * start / duration:.3f}",
+                    "width": f"{100 * max(end - start, 0) / duration:.3f}",
+                }
+            )
     queue_position = None
     if job.status == Job.Status.PENDING:
-        queue_position = Job.objects.filter(pk=job.pk).with_queue_position().values_list("queue_position", flat=True).first()
+        queue_position = (
+            Job.objects.filter(pk=job.pk).with_queue_position().values_list("queue_position", flat=True).first()
+        )
     return {
         "job": job,
         "cast": cast,
@@ -229,8 +237,9 @@ def job_detail(request, job_id):
     if request.htmx:
         # Only the status section polls, and only while the job is active:
         # an htmx GET that finds it finished is the moment it finished.
-        response = TemplateResponse(request, "synthesis/job_detail.html#job-status",
-                                    detail_context(job, notify_finished=True))
+        response = TemplateResponse(
+            request, "synthesis/job_detail.html#job-status", detail_context(job, notify_finished=True)
+        )
     else:
         response = TemplateResponse(request, "synthesis/job_detail.html", detail_context(job))
     patch_vary_headers(response, ("HX-Request",))
@@ -253,8 +262,9 @@ def job_cancel(request, job_id):
         status, page = list_state_of_htmx_page(request)
         return render_list(request, status, page, partial=True, oob_messages=True)
     if request.htmx:
-        return TemplateResponse(request, "synthesis/job_detail.html#job-status",
-                                detail_context(job) | {"oob_messages": True})
+        return TemplateResponse(
+            request, "synthesis/job_detail.html#job-status", detail_context(job) | {"oob_messages": True}
+        )
     return redirect(safe_next(request) or reverse("job_detail", args=[job.pk]))
 
 

@@ -28,8 +28,9 @@ def bob(db):
 
 @pytest.fixture
 def staff(db):
-    return get_user_model().objects.create_user("staff", "staff@example.com", "staff-password", is_staff=True,
-                                                 is_superuser=True)
+    return get_user_model().objects.create_user(
+        "staff", "staff@example.com", "staff-password", is_staff=True, is_superuser=True
+    )
 
 
 @pytest.fixture

@@ -17,12 +17,19 @@ def input_params() -> dict:
     return body
 
 
-def make_job(owner, status=Job.Status.COMPLETED, *, ended_days_ago: float | None = 0, audio: bool = False,
-             **fields) -> Job:
+def make_job(
+    owner, status=Job.Status.COMPLETED, *, ended_days_ago: float | None = 0, audio: bool = False, **fields
+) -> Job:
     now = timezone.now()
     params = input_params()
-    values = dict(owner=owner, status=status, provider="espeak", input_params=params,
-                  title=Job.make_title(params), progress_total=len(params["turns"]))
+    values = {
+        "owner": owner,
+        "status": status,
+        "provider": "espeak",
+        "input_params": params,
+        "title": Job.make_title(params),
+        "progress_total": len(params["turns"]),
+    }
     if status != Job.Status.PENDING:
         values["started_at"] = now - timedelta(days=ended_days_ago or 0, seconds=5)
     if status in Job.FINAL_STATUSES and ended_days_ago is not None:
@@ -31,9 +38,15 @@ def make_job(owner, status=Job.Status.COMPLETED, *, ended_days_ago: float | None
     if status == Job.Status.PROCESSING:
         values.update(heartbeat_at=now, deadline_at=now + timedelta(minutes=10), worker_name="test")
     if status == Job.Status.COMPLETED:
-        values["result_metadata"] = {"duration_ms": 2500, "latency_ms": 800, "size_bytes": 1000,
-                                     "synthesis_mode": "segmented", "format": "mp3", "sample_rate": 22050,
-                                     "turns": [{"index": 0, "speaker": "Alice", "start_ms": 0, "end_ms": 900}]}
+        values["result_metadata"] = {
+            "duration_ms": 2500,
+            "latency_ms": 800,
+            "size_bytes": 1000,
+            "synthesis_mode": "segmented",
+            "format": "mp3",
+            "sample_rate": 22050,
+            "turns": [{"index": 0, "speaker": "Alice", "start_ms": 0, "end_ms": 900}],
+        }
     values.update(fields)
     job = Job.objects.create(**values)
     if audio:

@@ -77,8 +77,13 @@ def test_job_list_costs_the_same_queries_for_5_and_500_jobs(staff_client, alice,
         make_job(alice if i % 2 else bob, Job.Status.COMPLETED)
     few = queries_for_list()
     Job.objects.bulk_create(
-        Job(owner=alice if i % 2 else bob, status=Job.Status.PENDING, provider="espeak",
-            input_params={"turns": []}, title=f"job {i}")
+        Job(
+            owner=alice if i % 2 else bob,
+            status=Job.Status.PENDING,
+            provider="espeak",
+            input_params={"turns": []},
+            title=f"job {i}",
+        )
         for i in range(495)
     )
     assert Job.objects.count() == 500
@@ -93,11 +98,14 @@ def test_job_list_shows_owner_status_and_figures(staff_client, some_jobs):
     assert str(some_jobs["completed"].pk)[:8] in content
 
 
-@pytest.mark.parametrize("term, expected", [
-    ("alice@example.com", {"pending", "processing", "completed"}),
-    ("bob@example.com", {"failed", "cancelled"}),
-    ("How are you", {"pending", "processing", "completed", "failed", "cancelled"}),
-])
+@pytest.mark.parametrize(
+    "term, expected",
+    [
+        ("alice@example.com", {"pending", "processing", "completed"}),
+        ("bob@example.com", {"failed", "cancelled"}),
+        ("How are you", {"pending", "processing", "completed", "failed", "cancelled"}),
+    ],
+)
 def test_job_search_by_owner_and_dialogue_text(staff_client, some_jobs, term, expected):
     response = staff_client.get(reverse("admin:synthesis_job_changelist"), {"q": term})
     found = {job.pk for job in response.context["cl"].result_list}
@@ -252,10 +260,15 @@ def test_user_list_query_count_does_not_grow_with_users(staff_client):
 
 
 def test_staff_can_create_a_user_with_a_password(staff_client):
-    response = staff_client.post(reverse("admin:auth_user_add"), {
-        "username": "carol", "password1": "a-long-Secret-phrase-91", "password2": "a-long-Secret-phrase-91",
-        "usable_password": "true",
-    })
+    response = staff_client.post(
+        reverse("admin:auth_user_add"),
+        {
+            "username": "carol",
+            "password1": "a-long-Secret-phrase-91",
+            "password2": "a-long-Secret-phrase-91",
+            "usable_password": "true",
+        },
+    )
     assert response.status_code == 302
     assert User.objects.get(username="carol").check_password("a-long-Secret-phrase-91")
 
@@ -272,7 +285,8 @@ def test_staff_see_tokens_not_secrets_and_can_revoke(staff_client, alice):
     assert token.key_hash not in response.content.decode()
     response = staff_client.post(
         reverse("admin:synthesis_apitoken_changelist"),
-        {"action": "revoke_tokens", "_selected_action": [token.pk, other.pk]}, follow=True,
+        {"action": "revoke_tokens", "_selected_action": [token.pk, other.pk]},
+        follow=True,
     )
     token.refresh_from_db()
     assert token.revoked_at is not None

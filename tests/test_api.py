@@ -79,8 +79,7 @@ def test_list_is_newest_first_paginated_and_filtered(alice_client, alice, bob):
 
 
 @pytest.mark.parametrize("how_many", [2, 12])
-def test_list_costs_the_same_queries_for_any_number_of_jobs(alice_client, alice, how_many,
-                                                            django_assert_num_queries):
+def test_list_costs_the_same_queries_for_any_number_of_jobs(alice_client, alice, how_many, django_assert_num_queries):
     for _ in range(how_many):
         job = Job.objects.submit(alice, clean_job_request(dialogue())[1], provider="espeak")
         assert job.cancel()
@@ -99,8 +98,16 @@ def test_offset_past_the_end_is_an_empty_page(alice_client):
         assert page["items"] == [] and page["total"] == 1 and page["offset"] == offset
 
 
-@pytest.mark.parametrize("query, field", [("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"),
-                                          ("offset=-1", "offset"), ("status=done", "status")])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=x", "limit"),
+        ("offset=-1", "offset"),
+        ("status=done", "status"),
+    ],
+)
 def test_list_rejects_bad_query(alice_client, query, field):
     response = alice_client.get(f"/api/v1/jobs?{query}")
     assert response.status_code == 400
@@ -109,8 +116,11 @@ def test_list_rejects_bad_query(alice_client, query, field):
 
 def test_another_users_job_is_not_found(alice_client, bob):
     job = Job.objects.create(owner=bob, provider="espeak", input_params=dialogue())
-    for method, url in [("get", f"/api/v1/jobs/{job.pk}"), ("delete", f"/api/v1/jobs/{job.pk}"),
-                        ("get", f"/api/v1/jobs/{job.pk}/download")]:
+    for method, url in [
+        ("get", f"/api/v1/jobs/{job.pk}"),
+        ("delete", f"/api/v1/jobs/{job.pk}"),
+        ("get", f"/api/v1/jobs/{job.pk}/download"),
+    ]:
         response = getattr(alice_client, method)(url)
         assert response.status_code == 404
         assert response.json()["error"] == "JOB_NOT_FOUND"

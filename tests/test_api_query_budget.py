@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def alice_api(alice):
-    token, secret = ApiToken.objects.create_token(alice, "bench")
+    _token, secret = ApiToken.objects.create_token(alice, "bench")
     client = Client(headers={"Authorization": f"Bearer {secret}"})
     client.get("/api/v1/jobs")  # the first use records last_used_at
     return client
@@ -39,7 +39,6 @@ def test_token_used_within_the_minute_is_not_written_again(alice, alice_api, dja
     assert ApiToken.objects.get(owner=alice).last_used_at == before
 
 
-
 def test_submit_is_one_transaction_of_four_queries(alice_api):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -52,6 +51,6 @@ def test_submit_is_one_transaction_of_four_queries(alice_api):
     assert len(sql) == 5, sql
     token, lock, count, enqueue, insert = sql
     assert token.startswith('SELECT "synthesis_apitoken"')
-    assert lock.startswith("SELECT \"auth_user\".\"id\" AS") and ("FOR UPDATE" in lock or connection.vendor == "sqlite")
+    assert lock.startswith('SELECT "auth_user"."id" AS') and ("FOR UPDATE" in lock or connection.vendor == "sqlite")
     assert count.startswith("SELECT COUNT(*)")
     assert enqueue.startswith('INSERT INTO "django_q_ormq"') and insert.startswith('INSERT INTO "synthesis_job"')

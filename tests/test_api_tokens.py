@@ -112,18 +112,24 @@ def test_revoked_token_gets_401_json(alice_client, alice):
     assert token.revoked_at is not None
     response = bearer(secret).get("/api/v1/jobs")
     assert response.status_code == 401
-    assert response.json() == {"error": "INVALID_TOKEN", "message": "The API token is unknown or revoked.",
-                               "details": {}}
+    assert response.json() == {
+        "error": "INVALID_TOKEN",
+        "message": "The API token is unknown or revoked.",
+        "details": {},
+    }
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
-@pytest.mark.parametrize("header", [
-    "Bearer tts_not-a-real-token-at-all-xxxxxxxxxxxxxxxxxxxxxx",
-    "Bearer ",
-    "Bearer",
-    "Basic YWxpY2U6YWxpY2UtcGFzc3dvcmQ=",
-    "tts_something",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer tts_not-a-real-token-at-all-xxxxxxxxxxxxxxxxxxxxxx",
+        "Bearer ",
+        "Bearer",
+        "Basic YWxpY2U6YWxpY2UtcGFzc3dvcmQ=",
+        "tts_something",
+    ],
+)
 def test_unknown_or_malformed_token_gets_401(db, header):
     response = Client().get("/api/v1/jobs", headers={"Authorization": header})
     assert response.status_code == 401
@@ -146,8 +152,11 @@ def test_bobs_token_cannot_reach_alices_jobs(alice, bob):
     job = make_job(alice, Job.Status.COMPLETED, audio=True)
     _, secret = ApiToken.objects.create_token(bob, "bob")
     api = bearer(secret)
-    for response in (api.get(f"/api/v1/jobs/{job.pk}"), api.delete(f"/api/v1/jobs/{job.pk}"),
-                     api.get(f"/api/v1/jobs/{job.pk}/download")):
+    for response in (
+        api.get(f"/api/v1/jobs/{job.pk}"),
+        api.delete(f"/api/v1/jobs/{job.pk}"),
+        api.get(f"/api/v1/jobs/{job.pk}/download"),
+    ):
         assert response.status_code == 404
         assert response.json()["error"] == "JOB_NOT_FOUND"
     assert api.get("/api/v1/jobs").json()["total"] == 0
@@ -182,8 +191,9 @@ def test_session_requests_still_need_csrf_on_unsafe_methods(alice):
     # With the cookie's token in the header, as the pages' htmx sends it, it works.
     client.get(reverse("account_tokens"))
     csrf = client.cookies["csrftoken"].value
-    response = client.post("/api/v1/jobs", data=json.dumps(dialogue()), content_type="application/json",
-                           headers={"X-CSRFToken": csrf})
+    response = client.post(
+        "/api/v1/jobs", data=json.dumps(dialogue()), content_type="application/json", headers={"X-CSRFToken": csrf}
+    )
     assert response.status_code == 201
 
 

@@ -129,11 +129,11 @@ def test_crossfade_without_gap_overlaps_turns():
 
 def test_crossfade_is_capped_at_half_the_shorter_neighbour():
     # A 100 ms gap can take at most 50 ms of fade on each side.
-    audio, timings = assemble_dialogue([square(RATE), square(RATE)], gap_ms=100, crossfade_ms=500)
+    _audio, timings = assemble_dialogue([square(RATE), square(RATE)], gap_ms=100, crossfade_ms=500)
     half_gap = 2205 // 2
     assert round(timings[1][0] * RATE / 1000) == RATE - half_gap + 2205 - half_gap
     # A turn shorter than twice the crossfade limits its own joins.
-    audio, timings = assemble_dialogue([square(RATE), square(1000), square(RATE)], gap_ms=0, crossfade_ms=500)
+    _audio, timings = assemble_dialogue([square(RATE), square(1000), square(RATE)], gap_ms=0, crossfade_ms=500)
     assert [round(s * RATE / 1000) for s, _ in timings] == [0, RATE - 500, RATE - 500 + 1000 - 500]
 
 

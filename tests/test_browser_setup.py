@@ -13,13 +13,28 @@ from tests.cluster import ROOT
 
 
 def run_browser_test(**env_overrides) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("CI", "DATABASE_URL", "TEST_DATABASE_NAME") and not k.startswith("PYTEST_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("CI", "DATABASE_URL", "TEST_DATABASE_NAME") and not k.startswith("PYTEST_")
+    }
     env.update(CHROMIUM_PATH="/nonexistent/chromium", **env_overrides)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rs",
-         "tests/browser/test_website.py::test_another_users_job_is_not_found"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-rs",
+            "tests/browser/test_website.py::test_another_users_job_is_not_found",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 

@@ -42,8 +42,9 @@ def jobs(alice, bob):
             "failed_recent": make_job(bob, Job.Status.FAILED, ended_days_ago=20),
             "cancelled_old": make_job(alice, Job.Status.CANCELLED, ended_days_ago=8),
             "cancelled_recent": make_job(alice, Job.Status.CANCELLED, ended_days_ago=6),
-            "pending_ancient": make_job(bob, Job.Status.PENDING, ended_days_ago=None,
-                                        created_at=NOW - timedelta(days=90)),
+            "pending_ancient": make_job(
+                bob, Job.Status.PENDING, ended_days_ago=None, created_at=NOW - timedelta(days=90)
+            ),
             "processing": make_job(bob, Job.Status.PROCESSING),
         }
 
@@ -80,8 +81,7 @@ def test_a_job_whose_file_is_already_gone_is_still_deleted(jobs):
 
 
 def test_a_storage_failure_keeps_the_row_for_the_next_run(jobs, settings):
-    settings.STORAGES = {**settings.STORAGES,
-                         "default": {"BACKEND": "tests.test_cleanup_jobs.DeleteFailsStorage"}}
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "tests.test_cleanup_jobs.DeleteFailsStorage"}}
     with time_machine.travel(NOW, tick=False):
         output = cleanup()
     # The two expired jobs without audio go; the one with a file stays, file and all.
@@ -97,8 +97,7 @@ def test_a_storage_failure_keeps_the_row_for_the_next_run(jobs, settings):
 
 
 def test_a_storage_outage_stops_after_one_failed_batch(alice, settings):
-    settings.STORAGES = {**settings.STORAGES,
-                         "default": {"BACKEND": "tests.test_cleanup_jobs.DeleteFailsStorage"}}
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "tests.test_cleanup_jobs.DeleteFailsStorage"}}
     with time_machine.travel(NOW, tick=False):
         for _ in range(5):
             make_job(alice, Job.Status.COMPLETED, ended_days_ago=40, audio=True)

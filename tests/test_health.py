@@ -98,5 +98,9 @@ def test_database_that_does_not_answer_is_503_with_the_reason(client):
     with connection.execute_wrapper(refuse):
         response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "reason": "database: OperationalError",
-                               "database": "error", "worker": None}
+    assert response.json() == {
+        "status": "unavailable",
+        "reason": "database: OperationalError",
+        "database": "error",
+        "worker": None,
+    }

@@ -29,13 +29,29 @@ def jobs(alice, bob):
         make_job(bob, Job.Status.PROCESSING)
         # Finished within the hour, submission-to-ready latencies 10 s, 20 s, 60 s: median 20 s.
         for latency in (10, 20, 60):
-            make_job(alice, Job.Status.COMPLETED, ended_days_ago=None, audio=True,
-                     created_at=NOW - timedelta(minutes=10, seconds=latency), completed_at=NOW - timedelta(minutes=10))
-        make_job(alice, Job.Status.FAILED, ended_days_ago=None, created_at=NOW - timedelta(minutes=3),
-                 completed_at=NOW - timedelta(minutes=2))
+            make_job(
+                alice,
+                Job.Status.COMPLETED,
+                ended_days_ago=None,
+                audio=True,
+                created_at=NOW - timedelta(minutes=10, seconds=latency),
+                completed_at=NOW - timedelta(minutes=10),
+            )
+        make_job(
+            alice,
+            Job.Status.FAILED,
+            ended_days_ago=None,
+            created_at=NOW - timedelta(minutes=3),
+            completed_at=NOW - timedelta(minutes=2),
+        )
         # Finished two hours ago: counted by status, not in the last hour.
-        make_job(bob, Job.Status.COMPLETED, ended_days_ago=None, created_at=NOW - timedelta(hours=2, seconds=1),
-                 completed_at=NOW - timedelta(hours=2))
+        make_job(
+            bob,
+            Job.Status.COMPLETED,
+            ended_days_ago=None,
+            created_at=NOW - timedelta(hours=2, seconds=1),
+            completed_at=NOW - timedelta(hours=2),
+        )
 
 
 def test_json_gives_every_figure(jobs):

@@ -20,26 +20,43 @@ def job_log(caplog):
     caplog.set_level(logging.INFO, logger="synthesis.jobs")
 
     def events(job_id) -> list[str]:
-        return [r.getMessage().split()[1] for r in caplog.records
-                if r.name == "synthesis.jobs" and f"job_id={job_id}" in r.getMessage()]
+        return [
+            r.getMessage().split()[1]
+            for r in caplog.records
+            if r.name == "synthesis.jobs" and f"job_id={job_id}" in r.getMessage()
+        ]
 
     return events
 
 
 def test_a_job_that_retries_then_completes(alice, scripted_provider, job_log):
     scripted_provider.script = [transient()]
-    job = Job.objects.submit(alice, {**input_params(), "voice_assignments": [
-        {"speaker": s, "voice_id": "en-us", "voice_name": ""} for s in ("Alice", "Bob", "Carol")]},
-        provider="scripted")
+    job = Job.objects.submit(
+        alice,
+        {
+            **input_params(),
+            "voice_assignments": [
+                {"speaker": s, "voice_id": "en-us", "voice_name": ""} for s in ("Alice", "Bob", "Carol")
+            ],
+        },
+        provider="scripted",
+    )
     run_synthesis(str(job.pk))
     assert job_log(job.pk) == ["submitted", "claimed", "retried", "completed"]
 
 
 def test_a_job_that_fails(alice, scripted_provider, job_log):
     scripted_provider.script = [permanent()]
-    job = Job.objects.submit(alice, {**input_params(), "voice_assignments": [
-        {"speaker": s, "voice_id": "en-us", "voice_name": ""} for s in ("Alice", "Bob", "Carol")]},
-        provider="scripted")
+    job = Job.objects.submit(
+        alice,
+        {
+            **input_params(),
+            "voice_assignments": [
+                {"speaker": s, "voice_id": "en-us", "voice_name": ""} for s in ("Alice", "Bob", "Carol")
+            ],
+        },
+        provider="scripted",
+    )
     run_synthesis(str(job.pk))
     assert job_log(job.pk) == ["submitted", "claimed", "failed"]
 

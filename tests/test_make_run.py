@@ -36,8 +36,9 @@ def running_app(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "TEST_", "AWS_", "MEDIA_ROOT"))}
     env.update(PORT=str(port), VAR_DIR=str(tmp_path / "var"), Q_POLL="0.1")
     log = open(tmp_path / "make-run.log", "wb")
-    process = subprocess.Popen(["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        ["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -68,8 +69,9 @@ def test_make_run_serves_the_api_and_the_readme_walkthrough_completes(running_ap
     port, env = running_app
     out = tmp_path / "dialogue.mp3"
     script = readme_walkthrough().replace("127.0.0.1:8000", f"127.0.0.1:{port}").replace("-o dialogue.mp3", f"-o {out}")
-    result = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=120)
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     audio = decode(out.read_bytes())
     assert audio.duration_ms > 1000

@@ -62,7 +62,8 @@ class ResponseChecker:
         return {
             (path, method, status)
             for path, item in build_openapi()["paths"].items()
-            for method, operation in item.items() if method != "parameters"
+            for method, operation in item.items()
+            if method != "parameters"
             for status in operation["responses"]
         }
 
@@ -149,13 +150,16 @@ def test_a_response_that_breaks_the_document_is_caught():
         spec.validate_response(DjangoOpenAPIRequest(request), DjangoOpenAPIResponse(response))
 
 
-@pytest.mark.parametrize("field, mutate", [
-    ("turns[0].text", lambda b: b["turns"][0].update(text="Hello\x00there")),
-    ("turns[1].speaker", lambda b: b["turns"][1].update(speaker="B\x00b")),
-    ("voice_assignments[0].voice_name", lambda b: b["voice_assignments"][0].update(voice_name="x\x00")),
-    ("language", lambda b: b.update(language="e\x00n")),
-    ("turns[2].text", lambda b: b["turns"][2].update(text="lone \ud800 surrogate")),
-])
+@pytest.mark.parametrize(
+    "field, mutate",
+    [
+        ("turns[0].text", lambda b: b["turns"][0].update(text="Hello\x00there")),
+        ("turns[1].speaker", lambda b: b["turns"][1].update(speaker="B\x00b")),
+        ("voice_assignments[0].voice_name", lambda b: b["voice_assignments"][0].update(voice_name="x\x00")),
+        ("language", lambda b: b.update(language="e\x00n")),
+        ("turns[2].text", lambda b: b["turns"][2].update(text="lone \ud800 surrogate")),
+    ],
+)
 def test_text_the_database_cannot_store_is_a_400_naming_the_field(alice, field, mutate):
     """Found by schemathesis-style probing on PostgreSQL: a NUL or an unpaired
     surrogate in any string used to be a 500 from the INSERT."""
@@ -163,7 +167,8 @@ def test_text_the_database_cannot_store_is_a_400_naming_the_field(alice, field, 
     body = dialogue()
     mutate(body)
     response = Client(headers={"Authorization": f"Bearer {secret}"}).post(
-        "/api/v1/jobs", data=json.dumps(body), content_type="application/json")
+        "/api/v1/jobs", data=json.dumps(body), content_type="application/json"
+    )
     assert response.status_code == 400
     assert field in response.json()["details"]
     assert not Job.objects.exists()

@@ -1,12 +1,9 @@
 """The worker's run of one job: claim, retries, deadline, completion, cleanup."""
 
-import json
 import os
 import time
 
 import pytest
-from django.core.files.storage import default_storage
-from django.utils import timezone
 
 from synthesis.audio import decode
 from synthesis.models import Job
@@ -59,9 +56,14 @@ def test_completed_job_has_exact_metadata(alice, _media_root):
 
 
 def test_distinct_speakers_get_distinct_voices(alice):
-    job = submit(alice, turns=[{"speaker": s, "text": "The same words.", "index": i} for i, s in enumerate("AB")],
-                 voice_assignments=[{"speaker": "A", "voice_id": "en-us"}, {"speaker": "B", "voice_id": "en-us+f3"}],
-                 gap_ms=0, crossfade_ms=0, output_format="wav")
+    job = submit(
+        alice,
+        turns=[{"speaker": s, "text": "The same words.", "index": i} for i, s in enumerate("AB")],
+        voice_assignments=[{"speaker": "A", "voice_id": "en-us"}, {"speaker": "B", "voice_id": "en-us+f3"}],
+        gap_ms=0,
+        crossfade_ms=0,
+        output_format="wav",
+    )
     run_synthesis(job.pk)
     job.refresh_from_db()
     with job.audio.open("rb") as f:
@@ -251,9 +253,12 @@ def test_a_long_provider_call_keeps_the_heartbeat_fresh(alice, scripted, setting
     settings.TTS_HEARTBEAT_STALE_SECONDS = 1
     settings.TTS_HEARTBEAT_INTERVAL_SECONDS = 0.2
     scripted.delay = 1.6  # one call, longer than the staleness threshold
-    job = submit(alice, provider="scripted",
-                 turns=[{"speaker": "A", "text": "One long request.", "index": 0}],
-                 voice_assignments=[{"speaker": "A", "voice_id": "en-us"}])
+    job = submit(
+        alice,
+        provider="scripted",
+        turns=[{"speaker": "A", "text": "One long request.", "index": 0}],
+        voice_assignments=[{"speaker": "A", "voice_id": "en-us"}],
+    )
     claimed = Job.objects.claim(job.pk, "w1")
     reaped = []
 

@@ -37,8 +37,15 @@ def production_env(tmp_path, **extra) -> dict:
 
 
 def manage(env, *args, check=True):
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120, check=check)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=check,
+    )
 
 
 def test_check_deploy_is_clean_with_the_documented_environment(tmp_path):
@@ -87,9 +94,23 @@ def gunicorn(transactional_db, tmp_path):
     manage(env, "collectstatic", "--noinput")
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "ttsjobs.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--access-logfile", "-"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "ttsjobs.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--access-logfile",
+            "-",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

@@ -42,9 +42,11 @@ def test_request_is_one_ssml_document_with_a_voice_per_turn(azure):
 
 
 def test_one_response_is_cut_into_turns_at_the_right_places(azure):
-    turns = [("Hi.", "en-US-JennyNeural"),
-             ("That is a much longer sentence, spoken by somebody else entirely.", "en-US-GuyNeural"),
-             ("Okay. Bye now.", "en-GB-SoniaNeural")]
+    turns = [
+        ("Hi.", "en-US-JennyNeural"),
+        ("That is a much longer sentence, spoken by somebody else entirely.", "en-US-GuyNeural"),
+        ("Okay. Bye now.", "en-GB-SoniaNeural"),
+    ]
     result = get_provider("azure").synthesize_dialogue(turns, "en")
     assert len(azure.synthesis_requests) == 1
     for piece, (text, voice) in zip(result.turns, turns):
@@ -82,7 +84,8 @@ def test_dialogue_job_completes_natively_in_one_request(azure, alice):
     assert meta["synthesis_mode"] == "native"
     assert len(azure.synthesis_requests) == 1
     assert voices_in(azure.synthesis_requests[0]) == [
-        ("en-US-JennyNeural", "Hello there, Bob."), ("en-US-GuyNeural", "Hi Alice. How are you today?"),
+        ("en-US-JennyNeural", "Hello there, Bob."),
+        ("en-US-GuyNeural", "Hi Alice. How are you today?"),
         ("en-US-JennyNeural", "Fine."),
     ]
     assert [t["speaker"] for t in meta["turns"]] == ["Alice", "Bob", "Alice"]
@@ -93,8 +96,12 @@ def test_dialogue_job_completes_natively_in_one_request(azure, alice):
 
 def test_long_dialogue_is_split_into_requests_at_turn_boundaries(azure, alice, settings):
     settings.TTS_AZURE_MAX_CHARS = 60
-    lines = [("Alice", "The first line is here."), ("Bob", "The second line follows."),
-             ("Alice", "A third line comes now."), ("Bob", "And the fourth one ends.")]
+    lines = [
+        ("Alice", "The first line is here."),
+        ("Bob", "The second line follows."),
+        ("Alice", "A third line comes now."),
+        ("Bob", "And the fourth one ends."),
+    ]
     job = run_job(alice, job_body("azure", lines, ASSIGN))
     assert job.status == "completed", job.error_message
     assert job.result_metadata["synthesis_mode"] == "native"

@@ -58,10 +58,16 @@ def test_segmented_mode_uses_text_to_speech_per_turn(elevenlabs, settings, alice
     assert job.status == "completed", job.error_message
     assert job.result_metadata["synthesis_mode"] == "segmented"
     requests = elevenlabs.synthesis_requests
-    assert [r.path for r in requests] == [f"/v1/text-to-speech/{RACHEL}", f"/v1/text-to-speech/{DREW}",
-                                          f"/v1/text-to-speech/{RACHEL}"]
-    assert requests[0].json() == {"text": "Hello there, Bob.", "model_id": "eleven_multilingual_v2",
-                                  "language_code": "en"}
+    assert [r.path for r in requests] == [
+        f"/v1/text-to-speech/{RACHEL}",
+        f"/v1/text-to-speech/{DREW}",
+        f"/v1/text-to-speech/{RACHEL}",
+    ]
+    assert requests[0].json() == {
+        "text": "Hello there, Bob.",
+        "model_id": "eleven_multilingual_v2",
+        "language_code": "en",
+    }
     assert requests[0].query == {"output_format": ["pcm_24000"]}
 
 
@@ -87,8 +93,12 @@ def test_dialogue_job_completes_natively_in_one_request(elevenlabs, alice):
 
 def test_long_dialogue_is_split_into_requests_at_turn_boundaries(elevenlabs, alice, settings):
     settings.TTS_ELEVENLABS_MAX_CHARS = 50
-    lines = [("Alice", "The first line is here."), ("Bob", "The second line follows."),
-             ("Alice", "A third line comes now."), ("Bob", "And the fourth one ends.")]
+    lines = [
+        ("Alice", "The first line is here."),
+        ("Bob", "The second line follows."),
+        ("Alice", "A third line comes now."),
+        ("Bob", "And the fourth one ends."),
+    ]
     job = run_job(alice, job_body("elevenlabs", lines, ASSIGN))
     assert job.status == "completed", job.error_message
     sent = [r.json()["inputs"] for r in elevenlabs.synthesis_requests]
@@ -107,11 +117,14 @@ def test_single_turn_over_the_limit_is_sent_in_parts_and_joined(elevenlabs, sett
     assert result.turns[0].duration_ms > 3 * result.turns[1].duration_ms
 
 
-@pytest.mark.parametrize("status,body", [
-    (429, {"detail": {"status": "too_many_concurrent_requests", "message": "Too many concurrent requests."}}),
-    (500, {"detail": {"status": "internal_error", "message": "Something went wrong."}}),
-    (503, {"detail": {"status": "system_busy", "message": "We are experiencing heavy traffic."}}),
-])
+@pytest.mark.parametrize(
+    "status,body",
+    [
+        (429, {"detail": {"status": "too_many_concurrent_requests", "message": "Too many concurrent requests."}}),
+        (500, {"detail": {"status": "internal_error", "message": "Something went wrong."}}),
+        (503, {"detail": {"status": "system_busy", "message": "We are experiencing heavy traffic."}}),
+    ],
+)
 def test_transient_error_is_retried_then_succeeds(elevenlabs, alice, fast_retries, status, body):
     elevenlabs.fail_next(status, body)
     job = run_job(alice, job_body("elevenlabs", LINES, ASSIGN))
@@ -121,20 +134,25 @@ def test_transient_error_is_retried_then_succeeds(elevenlabs, alice, fast_retrie
 
 
 def test_retry_after_http_date_is_understood(elevenlabs):
-    elevenlabs.fail_next(429, {"detail": {"status": "rate_limited", "message": "slow down"}},
-                         headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"})
+    elevenlabs.fail_next(
+        429,
+        {"detail": {"status": "rate_limited", "message": "slow down"}},
+        headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},
+    )
     with pytest.raises(TransientProviderError) as caught:
         get_provider("elevenlabs").synthesize_dialogue([("Hi.", RACHEL)])
     assert caught.value.retry_after == 0  # a date in the past: retry now
 
 
-@pytest.mark.parametrize("status, reason, message", [
-    (404, "voice_not_found", f"A voice with the voice_id {DREW} was not found."),
-    (400, "voice_not_found", f"A voice for the voice_id {DREW} was not found."),  # older answers
-    (400, "voice_does_not_exist", f"A voice with voice_id {DREW} does not exist."),
-])
-def test_voice_not_found_fails_at_once_with_a_clear_message(elevenlabs, alice, fast_retries, status, reason,
-                                                            message):
+@pytest.mark.parametrize(
+    "status, reason, message",
+    [
+        (404, "voice_not_found", f"A voice with the voice_id {DREW} was not found."),
+        (400, "voice_not_found", f"A voice for the voice_id {DREW} was not found."),  # older answers
+        (400, "voice_does_not_exist", f"A voice with voice_id {DREW} does not exist."),
+    ],
+)
+def test_voice_not_found_fails_at_once_with_a_clear_message(elevenlabs, alice, fast_retries, status, reason, message):
     elevenlabs.fail_next(status, {"detail": {"status": reason, "message": message}})
     job = run_job(alice, job_body("elevenlabs", LINES, ASSIGN))
     assert job.status == "failed"

@@ -7,11 +7,19 @@ from synthesis.providers import http
 from synthesis.providers.base import Audio, TransientProviderError, Voice
 
 
-@pytest.mark.parametrize("value,expected", [
-    ("7", 7.0), ("0", 0.0), (" 2.5 ", 2.5), ("-3", 0.0),
-    ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),  # an HTTP date, 30 s after "now" below
-    ("soon", None), ("", None), (None, None),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("7", 7.0),
+        ("0", 0.0),
+        (" 2.5 ", 2.5),
+        ("-3", 0.0),
+        ("Wed, 21 Oct 2015 07:28:30 GMT", 30.0),  # an HTTP date, 30 s after "now" below
+        ("soon", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_retry_after_is_seconds_or_an_http_date(value, expected):
     now = 1445412480.0  # Wed, 21 Oct 2015 07:28:00 GMT
     assert http.parse_retry_after(value, now=now) == expected
@@ -28,12 +36,15 @@ def test_scrub_keeps_messages_short():
     assert len(http.scrub("word " * 200)) == http.MAX_DETAIL_CHARS
 
 
-@pytest.mark.parametrize("body,expected", [
-    (b'{"error": {"message": "Invalid voice", "type": "invalid_request_error"}}', "Invalid voice"),
-    (b'{"detail": {"status": "voice_not_found", "message": "No such voice"}}', "No such voice"),
-    (b'{"detail": [{"loc": ["body"], "msg": "Field required"}]}', "Field required"),
-    (b"plain words", "plain words"),
-])
+@pytest.mark.parametrize(
+    "body,expected",
+    [
+        (b'{"error": {"message": "Invalid voice", "type": "invalid_request_error"}}', "Invalid voice"),
+        (b'{"detail": {"status": "voice_not_found", "message": "No such voice"}}', "No such voice"),
+        (b'{"detail": [{"loc": ["body"], "msg": "Field required"}]}', "Field required"),
+        (b"plain words", "plain words"),
+    ],
+)
 def test_error_detail_reads_each_services_shape(body, expected):
     assert http.error_detail(body) == expected
 

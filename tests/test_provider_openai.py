@@ -49,8 +49,11 @@ def test_dialogue_job_completes_with_one_request_per_turn(openai, alice):
 
 @pytest.mark.parametrize("status", [429, 500, 502, 503])
 def test_transient_error_is_retried_then_succeeds(openai, alice, fast_retries, status):
-    openai.fail_next(status, {"error": {"message": "busy", "type": "server_error", "param": None, "code": None}},
-                     headers={"Retry-After": "0"})
+    openai.fail_next(
+        status,
+        {"error": {"message": "busy", "type": "server_error", "param": None, "code": None}},
+        headers={"Retry-After": "0"},
+    )
     job = run_job(alice, job_body("openai", LINES, VOICES))
     assert job.status == "completed", job.error_message
     assert job.retry_count == 1
@@ -58,8 +61,11 @@ def test_transient_error_is_retried_then_succeeds(openai, alice, fast_retries, s
 
 
 def test_rate_limit_passes_retry_after_to_the_worker(openai):
-    openai.fail_next(429, {"error": {"message": "Rate limit reached", "type": "requests", "param": None,
-                                     "code": "rate_limit_exceeded"}}, headers={"Retry-After": "7"})
+    openai.fail_next(
+        429,
+        {"error": {"message": "Rate limit reached", "type": "requests", "param": None, "code": "rate_limit_exceeded"}},
+        headers={"Retry-After": "7"},
+    )
     with pytest.raises(TransientProviderError) as caught:
         get_provider("openai").synthesize("Hello.", "alloy")
     assert caught.value.retry_after == 7
@@ -81,13 +87,23 @@ def test_unknown_model_is_a_404_that_fails_with_the_services_reason(openai, sett
     with pytest.raises(PermanentProviderError) as caught:
         get_provider("openai").synthesize("Hello.", "alloy")
     assert caught.value.code == "PROVIDER_REJECTED"
-    assert caught.value.message == ("The OpenAI-compatible speech server rejected the request (HTTP 404): "
-                                    "The model `tts-9` does not exist.")
+    assert caught.value.message == (
+        "The OpenAI-compatible speech server rejected the request (HTTP 404): The model `tts-9` does not exist."
+    )
 
 
 def test_forbidden_is_an_auth_failure_without_the_services_text(openai):
-    openai.fail_next(403, {"error": {"message": "Project proj_8Xk2 does not have access to model tts-1",
-                                     "type": "invalid_request_error", "param": None, "code": None}})
+    openai.fail_next(
+        403,
+        {
+            "error": {
+                "message": "Project proj_8Xk2 does not have access to model tts-1",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        },
+    )
     with pytest.raises(PermanentProviderError) as caught:
         get_provider("openai").synthesize("Hello.", "alloy")
     assert caught.value.code == "PROVIDER_AUTH_FAILED"

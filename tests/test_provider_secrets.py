@@ -24,12 +24,33 @@ RACHEL, DREW, *_ = ELEVENLABS_VOICES
 
 PROVIDERS = [
     # (provider, fake, voices, key setting, a wrong key, the service's name in messages)
-    pytest.param("openai", OpenAIFake, {"Alice": "alloy", "Bob": "echo"}, "TTS_OPENAI_API_KEY",
-                 "sk-wrong-key-9d8e7f6a5b4c", "The OpenAI-compatible speech server", id="openai"),
-    pytest.param("azure", AzureFake, {"Alice": "en-US-JennyNeural", "Bob": "en-US-GuyNeural"},
-                 "TTS_AZURE_SPEECH_KEY", "azkey-wrong-77c1d0e3b2a4", "Azure Speech", id="azure"),
-    pytest.param("elevenlabs", ElevenLabsFake, {"Alice": RACHEL, "Bob": DREW}, "TTS_ELEVENLABS_API_KEY",
-                 "xi-wrong-0a1b2c3d4e5f", "ElevenLabs", id="elevenlabs"),
+    pytest.param(
+        "openai",
+        OpenAIFake,
+        {"Alice": "alloy", "Bob": "echo"},
+        "TTS_OPENAI_API_KEY",
+        "sk-wrong-key-9d8e7f6a5b4c",
+        "The OpenAI-compatible speech server",
+        id="openai",
+    ),
+    pytest.param(
+        "azure",
+        AzureFake,
+        {"Alice": "en-US-JennyNeural", "Bob": "en-US-GuyNeural"},
+        "TTS_AZURE_SPEECH_KEY",
+        "azkey-wrong-77c1d0e3b2a4",
+        "Azure Speech",
+        id="azure",
+    ),
+    pytest.param(
+        "elevenlabs",
+        ElevenLabsFake,
+        {"Alice": RACHEL, "Bob": DREW},
+        "TTS_ELEVENLABS_API_KEY",
+        "xi-wrong-0a1b2c3d4e5f",
+        "ElevenLabs",
+        id="elevenlabs",
+    ),
 ]
 
 
@@ -53,9 +74,9 @@ def places_a_key_could_leak(job, caplog, staff_client) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("provider, fake_class, voices, key_setting, wrong_key, service", PROVIDERS)
-def test_a_refused_key_fails_at_once_and_is_shown_nowhere(provider, fake_class, voices, key_setting, wrong_key,
-                                                          service, alice, settings, caplog, staff_client,
-                                                          fast_retries):
+def test_a_refused_key_fails_at_once_and_is_shown_nowhere(
+    provider, fake_class, voices, key_setting, wrong_key, service, alice, settings, caplog, staff_client, fast_retries
+):
     caplog.set_level(logging.DEBUG)
     with serving(settings, fake_class()) as fake:
         job = submit(alice, provider, voices)
@@ -65,8 +86,9 @@ def test_a_refused_key_fails_at_once_and_is_shown_nowhere(provider, fake_class, 
     job.refresh_from_db()
     assert (job.status, job.error_code, job.retry_count) == ("failed", "PROVIDER_AUTH_FAILED", 0)
     assert len(fake.synthesis_requests) == 1
-    assert job.error_message == (f"{service} refused this server's credentials (HTTP 401); "
-                                 "an administrator needs to check its settings.")
+    assert job.error_message == (
+        f"{service} refused this server's credentials (HTTP 401); an administrator needs to check its settings."
+    )
     for where, text in places_a_key_could_leak(job, caplog, staff_client).items():
         assert wrong_key not in text, where
         assert right_key not in text, where
@@ -75,9 +97,9 @@ def test_a_refused_key_fails_at_once_and_is_shown_nowhere(provider, fake_class, 
 
 
 @pytest.mark.parametrize("provider, fake_class, voices, key_setting, wrong_key, service", PROVIDERS)
-def test_a_service_that_echoes_the_key_in_its_reason_has_it_scrubbed(provider, fake_class, voices, key_setting,
-                                                                     wrong_key, service, alice, settings, caplog,
-                                                                     staff_client, fast_retries):
+def test_a_service_that_echoes_the_key_in_its_reason_has_it_scrubbed(
+    provider, fake_class, voices, key_setting, wrong_key, service, alice, settings, caplog, staff_client, fast_retries
+):
     caplog.set_level(logging.DEBUG)
     with serving(settings, fake_class()) as fake:
         key = getattr(settings, key_setting)
@@ -87,7 +109,8 @@ def test_a_service_that_echoes_the_key_in_its_reason_has_it_scrubbed(provider, f
     job.refresh_from_db()
     assert (job.status, job.error_code) == ("failed", "PROVIDER_REJECTED")
     # The service's reason is passed on, without the key.
-    assert job.error_message == (f"{service} rejected the request (HTTP 400): "
-                                 "Request from key [redacted] has an invalid parameter.")
+    assert job.error_message == (
+        f"{service} rejected the request (HTTP 400): Request from key [redacted] has an invalid parameter."
+    )
     for where, text in places_a_key_could_leak(job, caplog, staff_client).items():
         assert key not in text, where

@@ -21,8 +21,13 @@ from schemathesis.checks import (
 from synthesis.models import ApiToken
 from synthesis.openapi import build_openapi
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          response_headers_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    response_headers_conformance,
+]
 # Bounded: per operation and mode. 6 operations x 2 modes x 20 = at most 240 requests.
 MAX_EXAMPLES = 20
 
@@ -48,8 +53,13 @@ def token_header(live_server, django_user_model, settings):
 @pytest.mark.parametrize("operation, mode", CASES)
 def test_api_never_errors_and_keeps_to_its_document(operation, mode, live_server, token_header):
     @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
     def call(case):
         case.call_and_validate(base_url=live_server.url, headers=token_header, checks=CHECKS)
 

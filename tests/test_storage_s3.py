@@ -43,8 +43,9 @@ def bucket(s3_endpoint, settings, monkeypatch):
 
 
 def test_audio_is_stored_in_the_bucket_and_downloaded_through_a_presigned_url(alice_client, bucket):
-    job_id = alice_client.post("/api/v1/jobs", data=json.dumps(dialogue(output_format="ogg")),
-                               content_type="application/json").json()["id"]
+    job_id = alice_client.post(
+        "/api/v1/jobs", data=json.dumps(dialogue(output_format="ogg")), content_type="application/json"
+    ).json()["id"]
     run_synthesis(job_id)
     job = Job.objects.get(pk=job_id)
     assert job.status == Job.Status.COMPLETED, job.error_message
@@ -63,7 +64,9 @@ def test_audio_is_stored_in_the_bucket_and_downloaded_through_a_presigned_url(al
 
 
 def test_deleting_a_job_deletes_its_object(alice, alice_client, bucket):
-    job_id = alice_client.post("/api/v1/jobs", data=json.dumps(dialogue()), content_type="application/json").json()["id"]
+    job_id = alice_client.post("/api/v1/jobs", data=json.dumps(dialogue()), content_type="application/json").json()[
+        "id"
+    ]
     run_synthesis(job_id)
     Job.objects.get(pk=job_id).delete_with_audio()
     assert bucket.list_objects_v2(Bucket="ttsjobs-audio").get("KeyCount") == 0

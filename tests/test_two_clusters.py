@@ -22,7 +22,7 @@ pytestmark = [
     pytest.mark.skipif(
         django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
         reason="needs PostgreSQL: SQLite serialises all writers in one file, so two clusters on it test "
-               "nothing about the claim (CI runs this suite on PostgreSQL too)",
+        "nothing about the claim (CI runs this suite on PostgreSQL too)",
     ),
 ]
 
@@ -40,14 +40,20 @@ def test_two_clusters_process_each_of_50_jobs_exactly_once(worker_cluster, alice
         # moment, and the claim must let exactly one of them run the job.
         async_task("synthesis.tasks.run_synthesis", str(job.pk), group="synthesis")
         ids.add(str(job.pk))
-    wait_for(lambda: Job.objects.filter(status="completed").count() == JOBS, timeout=240, interval=0.5,
-             message=f"{JOBS} completed jobs")
+    wait_for(
+        lambda: Job.objects.filter(status="completed").count() == JOBS,
+        timeout=240,
+        interval=0.5,
+        message=f"{JOBS} completed jobs",
+    )
     # Every delivery ran and none crashed: one per job did the work, its
     # duplicate found nothing to claim.
     synthesis_runs = {"func": "synthesis.tasks.run_synthesis"}
-    wait_for(lambda: Success.objects.filter(**synthesis_runs).count() + Failure.objects.count() == 2 * JOBS,
-             timeout=30,
-             message="both deliveries of every task to be acknowledged")
+    wait_for(
+        lambda: Success.objects.filter(**synthesis_runs).count() + Failure.objects.count() == 2 * JOBS,
+        timeout=30,
+        message="both deliveries of every task to be acknowledged",
+    )
     # (Read after the acknowledgements: each log line was written before its task returned.)
     logs = {cluster.name: cluster.output() for cluster in clusters}
     claims = Counter()

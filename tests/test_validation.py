@@ -39,22 +39,30 @@ BAD_BODIES = {
     "format a list": (dialogue(output_format=["mp3"]), "output_format"),
     "format an object": (dialogue(output_format={"mp3": 1}), "output_format"),
     "duplicate index": (
-        dialogue(turns=[{"speaker": "A", "text": "x", "index": 1}, {"speaker": "A", "text": "y", "index": 1}],
-                 voice_assignments=assign("A")),
+        dialogue(
+            turns=[{"speaker": "A", "text": "x", "index": 1}, {"speaker": "A", "text": "y", "index": 1}],
+            voice_assignments=assign("A"),
+        ),
         "turns[1].index",
     ),
-    "negative index": (dialogue(turns=[{"speaker": "A", "text": "x", "index": -1}], voice_assignments=assign("A")),
-                       "turns[0].index"),
-    "index not a number": (dialogue(turns=[{"speaker": "A", "text": "x", "index": "0"}],
-                                    voice_assignments=assign("A")), "turns[0].index"),
+    "negative index": (
+        dialogue(turns=[{"speaker": "A", "text": "x", "index": -1}], voice_assignments=assign("A")),
+        "turns[0].index",
+    ),
+    "index not a number": (
+        dialogue(turns=[{"speaker": "A", "text": "x", "index": "0"}], voice_assignments=assign("A")),
+        "turns[0].index",
+    ),
     "gap too big": (dialogue(gap_ms=2001), "gap_ms"),
     "gap negative": (dialogue(gap_ms=-1), "gap_ms"),
     "gap a string": (dialogue(gap_ms="300"), "gap_ms"),
     "gap a bool": (dialogue(gap_ms=True), "gap_ms"),
     "crossfade too big": (dialogue(crossfade_ms=501), "crossfade_ms"),
     "too many speakers": (
-        dialogue(turns=turns(51, speakers=[f"S{i}" for i in range(51)]),
-                 voice_assignments=assign(*[f"S{i}" for i in range(51)])),
+        dialogue(
+            turns=turns(51, speakers=[f"S{i}" for i in range(51)]),
+            voice_assignments=assign(*[f"S{i}" for i in range(51)]),
+        ),
         "turns",
     ),
     "too many turns": (dialogue(turns=turns(1001), voice_assignments=assign("A")), "turns"),
@@ -85,7 +93,9 @@ def test_malformed_json_is_a_400(alice_client, raw):
 
 def test_every_bad_field_is_reported_at_once(alice_client):
     body = dialogue(gap_ms=-5, crossfade_ms=9999, output_format="aac")
-    details = alice_client.post("/api/v1/jobs", data=json.dumps(body), content_type="application/json").json()["details"]
+    details = alice_client.post("/api/v1/jobs", data=json.dumps(body), content_type="application/json").json()[
+        "details"
+    ]
     assert {"gap_ms", "crossfade_ms", "output_format"} <= details.keys()
 
 
@@ -114,17 +124,27 @@ def test_turns_are_ordered_by_index(alice_client):
     body = dialogue()
     body["turns"][0]["index"] = 9
     params = alice_client.post("/api/v1/jobs", data=json.dumps(body), content_type="application/json").json()[
-        "input_params"]
+        "input_params"
+    ]
     assert [t["speaker"] for t in params["turns"]] == ["Bob", "Carol", "Alice"]
 
 
-@pytest.mark.parametrize("text, voice", [("你好，世界。今天天气很好。", "cmn"), ("Hello 👋🎉 there", "en-us"),
-                                         ("שלום, מה שלומך?", "he"), ("مرحبا بالعالم", "ar")])
+@pytest.mark.parametrize(
+    "text, voice",
+    [
+        ("你好，世界。今天天气很好。", "cmn"),
+        ("Hello 👋🎉 there", "en-us"),
+        ("שלום, מה שלומך?", "he"),
+        ("مرحبا بالعالم", "ar"),
+    ],
+)
 def test_unicode_text_is_accepted_and_ends_in_a_final_state(alice_client, text, voice):
     from synthesis.tasks import run_synthesis
 
-    body = dialogue(turns=[{"speaker": "名字", "text": text, "index": 0}],
-                    voice_assignments=[{"speaker": "名字", "voice_id": voice}])
+    body = dialogue(
+        turns=[{"speaker": "名字", "text": text, "index": 0}],
+        voice_assignments=[{"speaker": "名字", "voice_id": voice}],
+    )
     response = alice_client.post("/api/v1/jobs", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 201, response.content
     run_synthesis(response.json()["id"])

@@ -40,9 +40,14 @@ def test_logout_is_a_post_and_ends_the_session(alice_client):
 def test_password_change(alice_client, alice, client):
     html = alice_client.get(reverse("password_change")).content.decode()
     assert '<label for="id_old_password">' in html
-    response = alice_client.post(reverse("password_change"), {
-        "old_password": "alice-password", "new_password1": "a much better secret 42", "new_password2": "a much better secret 42",
-    })
+    response = alice_client.post(
+        reverse("password_change"),
+        {
+            "old_password": "alice-password",
+            "new_password1": "a much better secret 42",
+            "new_password2": "a much better secret 42",
+        },
+    )
     assert response["Location"] == reverse("password_change_done")
     assert "Password changed" in alice_client.get(response["Location"]).content.decode()
     alice.refresh_from_db()
@@ -63,7 +68,9 @@ def dangling_references(html: str) -> list[str]:
 def test_screen_readers_find_the_help_and_errors_each_field_points_at(alice_client, client):
     pages = [
         alice_client.get(reverse("password_change")),
-        alice_client.post(reverse("password_change"), {"old_password": "x", "new_password1": "a", "new_password2": "b"}),
+        alice_client.post(
+            reverse("password_change"), {"old_password": "x", "new_password1": "a", "new_password2": "b"}
+        ),
     ]
     alice_client.post(reverse("logout"))
     pages += [client.get(reverse("login")), client.post(reverse("login"), {"username": "alice", "password": "nope"})]

@@ -26,8 +26,12 @@ def polls(html: str) -> bool:
 
 def test_pages_require_login(client, alice):
     job = make_job(alice)
-    for url in (reverse("job_list"), reverse("job_new"), reverse("job_detail", args=[job.pk]),
-                reverse("job_download", args=[job.pk])):
+    for url in (
+        reverse("job_list"),
+        reverse("job_new"),
+        reverse("job_detail", args=[job.pk]),
+        reverse("job_download", args=[job.pk]),
+    ):
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("login"))
@@ -80,7 +84,7 @@ def test_processing_row_shows_progress_and_time_left(alice_client, alice):
     with time_machine.travel(timezone.now() - timedelta(seconds=10), tick=False):
         job = make_job(alice, Job.Status.PROCESSING)  # started 10 s ago, 1 of 3 turns done
     html = alice_client.get(reverse("job_list")).content.decode()
-    assert f'<progress max="3" value="1"' in html and "1/3 turns" in html
+    assert '<progress max="3" value="1"' in html and "1/3 turns" in html
     assert "about 20 s left" in html
     assert job.seconds_left == pytest.approx(20, abs=1)
 
@@ -102,8 +106,10 @@ def test_everything_focusable_in_the_polled_parts_has_a_unique_id(alice_client, 
     make_job(alice, Job.Status.COMPLETED)
     make_job(alice, Job.Status.FAILED)
     pending = make_job(alice)  # so that both parts poll
-    pages = [alice_client.get(reverse("job_list"), **HX).content.decode(),
-             alice_client.get(reverse("job_detail", args=[pending.pk]), **HX).content.decode()]
+    pages = [
+        alice_client.get(reverse("job_list"), **HX).content.decode(),
+        alice_client.get(reverse("job_detail", args=[pending.pk]), **HX).content.decode(),
+    ]
     for html in pages:
         focusable = re.findall(r"<(?:a|button)\b[^>]*>", html)
         assert focusable and all(" id=" in tag for tag in focusable), [t for t in focusable if " id=" not in t]
@@ -116,7 +122,7 @@ def test_htmx_request_gets_only_the_list_fragment(alice_client, alice):
     response = alice_client.get(reverse("job_list"), **HX)
     html = response.content.decode()
     assert html.lstrip().startswith('<section id="job-list"')
-    assert "<html" not in html and "<nav class=\"site-nav\"" not in html
+    assert "<html" not in html and '<nav class="site-nav"' not in html
     assert "HX-Request" in response["Vary"]
 
 
@@ -164,8 +170,11 @@ def test_list_costs_the_same_queries_for_any_number_of_jobs(alice_client, alice,
 
 
 def test_dialogue_with_markup_is_shown_as_text(alice_client, alice):
-    job = make_job(alice, turns=[{"speaker": "<b>Eve</b>", "text": "<script>alert(1)</script>", "index": 0}],
-                   voice_assignments=[{"speaker": "<b>Eve</b>", "voice_id": "en-us"}])
+    job = make_job(
+        alice,
+        turns=[{"speaker": "<b>Eve</b>", "text": "<script>alert(1)</script>", "index": 0}],
+        voice_assignments=[{"speaker": "<b>Eve</b>", "voice_id": "en-us"}],
+    )
     for url in (reverse("job_list"), reverse("job_detail", args=[job.pk])):
         html = alice_client.get(url).content.decode()
         assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)" in html
@@ -180,8 +189,9 @@ def test_completed_detail_has_player_timeline_downloads_and_expiry(alice_client,
     html = alice_client.get(reverse("job_detail", args=[job.pk])).content.decode()
     audio_url = reverse("job_download", args=[job.pk])
     assert f'<audio id="player" controls preload="metadata" src="{audio_url}">' in html
-    segments = re.findall(r'class="segment spk-(\d)".*?data-seek="([\d.]+)".*?style="left: ([\d.]+)%; width: ([\d.]+)%"',
-                          html, re.S)
+    segments = re.findall(
+        r'class="segment spk-(\d)".*?data-seek="([\d.]+)".*?style="left: ([\d.]+)%; width: ([\d.]+)%"', html, re.S
+    )
     assert [s[0] for s in segments] == ["0", "1", "2"]  # one colour per speaker
     timed = job.result_metadata["turns"]
     assert [float(s[1]) for s in segments] == [t["start_ms"] / 1000 for t in timed]
@@ -189,7 +199,7 @@ def test_completed_detail_has_player_timeline_downloads_and_expiry(alice_client,
     assert float(segments[-1][2]) + float(segments[-1][3]) == pytest.approx(100, abs=0.01)
     assert reverse("job_subtitles_vtt", args=[job.pk]) in html
     assert reverse("job_subtitles_srt", args=[job.pk]) in html
-    assert f"Kept until" in html and f"{job.expires_at:%-d %b %Y}" in html
+    assert "Kept until" in html and f"{job.expires_at:%-d %b %Y}" in html
     # Timings: queued, started (and how long it waited), finished (and how long it took).
     for label, moment in (("Queued", job.created_at), ("Started", job.started_at), ("Finished", job.completed_at)):
         assert re.search(rf'<dt>{label}</dt><dd><time datetime="{re.escape(moment.isoformat())}">', html), label
@@ -253,8 +263,12 @@ def test_plain_cancel_redirects_to_the_job(alice_client, alice):
 
 def test_htmx_cancel_from_the_list_rerenders_the_list_in_place(alice_client, alice):
     job = make_job(alice)
-    response = alice_client.post(reverse("job_cancel", args=[job.pk]), HTTP_HX_TARGET="job-list",
-                                 HTTP_HX_CURRENT_URL="http://testserver/jobs/?status=cancelled", **HX)
+    response = alice_client.post(
+        reverse("job_cancel", args=[job.pk]),
+        HTTP_HX_TARGET="job-list",
+        HTTP_HX_CURRENT_URL="http://testserver/jobs/?status=cancelled",
+        **HX,
+    )
     html = response.content.decode()
     assert response.status_code == 200 and html.lstrip().startswith('<section id="job-list"')
     assert 'aria-current="page">Cancelled' in html and f'id="job-{job.pk}"' in html
@@ -266,8 +280,9 @@ def test_htmx_cancel_from_the_list_rerenders_the_list_in_place(alice_client, ali
 def test_a_malformed_current_url_header_still_rerenders_the_list(alice_client, alice, current_url):
     pending, failed = make_job(alice), make_job(alice, Job.Status.FAILED)
     for action, job in (("job_cancel", pending), ("job_resubmit", failed)):
-        response = alice_client.post(reverse(action, args=[job.pk]), HTTP_HX_TARGET="job-list",
-                                     HTTP_HX_CURRENT_URL=current_url, **HX)
+        response = alice_client.post(
+            reverse(action, args=[job.pk]), HTTP_HX_TARGET="job-list", HTTP_HX_CURRENT_URL=current_url, **HX
+        )
         assert response.status_code == 200 and 'aria-current="page">All' in response.content.decode()
     pending.refresh_from_db()
     assert pending.status == Job.Status.CANCELLED and Job.objects.count() == 3
@@ -301,8 +316,12 @@ def test_resubmit_makes_a_new_job_with_the_same_input(alice_client, alice):
 
 def test_resubmit_from_the_list_rerenders_it_with_the_new_job(alice_client, alice):
     old = make_job(alice, Job.Status.CANCELLED)
-    html = alice_client.post(reverse("job_resubmit", args=[old.pk]), HTTP_HX_TARGET="job-list",
-                             HTTP_HX_CURRENT_URL="http://testserver/jobs/", **HX).content.decode()
+    html = alice_client.post(
+        reverse("job_resubmit", args=[old.pk]),
+        HTTP_HX_TARGET="job-list",
+        HTTP_HX_CURRENT_URL="http://testserver/jobs/",
+        **HX,
+    ).content.decode()
     assert html.count('<li class="job"') == 2 and polls(html) and "Resubmitted as job" in html
 
 

@@ -42,14 +42,17 @@ def test_blank_form_has_defaults_and_no_pickers(alice_client):
 
 
 def test_typing_shows_one_picker_per_speaker_with_different_defaults(alice_client):
-    response = alice_client.post(reverse("job_new"), {"action": "refresh", "script": SCRIPT, "language": "en-us",
-                                                      "provider": "espeak"}, **HX)
+    response = alice_client.post(
+        reverse("job_new"), {"action": "refresh", "script": SCRIPT, "language": "en-us", "provider": "espeak"}, **HX
+    )
     html = response.content.decode()
     assert html.lstrip().startswith('<fieldset id="voices"')
     for number, speaker in enumerate(["Alice", "Bob", "Carol"]):
         assert f'<label for="id_voice_{number}">' in html and f'name="voice:{speaker}"' in html
-    chosen = [html.split(f'name="voice:{s}"')[1].split(" selected>")[0].rsplit('value="', 1)[1].rstrip('"')
-              for s in ("Alice", "Bob", "Carol")]
+    chosen = [
+        html.split(f'name="voice:{s}"')[1].split(" selected>")[0].rsplit('value="', 1)[1].rstrip('"')
+        for s in ("Alice", "Bob", "Carol")
+    ]
     assert len(set(chosen)) == 3
     assert "3 speakers, 3 turns" in html
     assert not Job.objects.exists()

@@ -54,7 +54,9 @@ def test_a_submitted_dialogue_becomes_stored_audio(worker_cluster, alice):
     espeak = get_provider("espeak")
     voice_of = {a["speaker"]: a["voice_id"] for a in body["voice_assignments"]}
     lengths = [t["end_ms"] - t["start_ms"] for t in job.result_metadata["turns"]]
-    expected = [espeak.synthesize(words, voice_of[t["speaker"]], "en").duration_ms for t in job.result_metadata["turns"]]
+    expected = [
+        espeak.synthesize(words, voice_of[t["speaker"]], "en").duration_ms for t in job.result_metadata["turns"]
+    ]
     assert lengths == pytest.approx(expected, abs=2)
     assert len(set(lengths)) == 3
 
@@ -86,8 +88,9 @@ def test_start_up_ensures_schedules_once(worker_cluster):
 def test_a_killed_worker_leaves_no_job_stuck(worker_cluster, alice, scripted_provider):
     """SIGKILL mid-run: the restarted worker fails the orphan (same name)."""
     job = Job.objects.submit(alice, dialogue_params(turns=40), provider="scripted")
-    cluster = worker_cluster(name="kill-me", extra_env={"TTS_TEST_TURN_DELAY": "0.2",
-                                                        "DJANGO_SETTINGS_MODULE": "tests.worker_settings"})
+    cluster = worker_cluster(
+        name="kill-me", extra_env={"TTS_TEST_TURN_DELAY": "0.2", "DJANGO_SETTINGS_MODULE": "tests.worker_settings"}
+    )
     wait_for(lambda: Job.objects.filter(pk=job.pk, status="processing").exists(), timeout=30, message="the claim")
     cluster.kill()
     worker_cluster(name="kill-me")

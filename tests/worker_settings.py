@@ -1,7 +1,7 @@
 """Settings for worker processes started by tests: the real settings plus the
 failure-injecting provider of tests/engines.py."""
 
-from ttsjobs.settings import *  # noqa: F401,F403
+from ttsjobs.settings import *  # noqa: F403
 
 TTS_PROVIDER_CLASSES = [
     "synthesis.providers.espeak.EspeakProvider",

@@ -123,9 +123,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests run the real worker in other processes, so the test database must
     # be a file they can open, not an in-memory one.
-    DATABASES["default"]["TEST"] = {
-        "NAME": os.getenv("TEST_SQLITE_PATH", str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))
-    }
+    DATABASES["default"]["TEST"] = {"NAME": os.getenv("TEST_SQLITE_PATH", str(VAR_DIR / f"test-{os.getpid()}.sqlite3"))}
 else:
     DATABASES["default"].setdefault("TEST", {})
     if os.getenv("TEST_DATABASE_NAME"):

@@ -66,8 +66,12 @@ class AzureProvider(Provider):
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(native_multi_speaker=True, max_speakers=10,
-                            max_chars_per_request=settings.TTS_AZURE_MAX_CHARS, sample_rates=(24000,))
+        return Capabilities(
+            native_multi_speaker=True,
+            max_speakers=10,
+            max_chars_per_request=settings.TTS_AZURE_MAX_CHARS,
+            sample_rates=(24000,),
+        )
 
     def is_available(self) -> bool:
         return bool(settings.TTS_AZURE_SPEECH_KEY and (settings.TTS_AZURE_SPEECH_REGION or settings.TTS_AZURE_ENDPOINT))
@@ -78,8 +82,15 @@ class AzureProvider(Provider):
     def _call(self, method: str, path: str, **kwargs) -> http.Response:
         key = settings.TTS_AZURE_SPEECH_KEY
         headers = {"Ocp-Apim-Subscription-Key": key, **kwargs.pop("headers", {})}
-        return http.request(method, f"{_endpoint()}{path}", service=SERVICE, timeout=settings.TTS_HTTP_TIMEOUT,
-                            headers=headers, secrets=(key,), **kwargs)
+        return http.request(
+            method,
+            f"{_endpoint()}{path}",
+            service=SERVICE,
+            timeout=settings.TTS_HTTP_TIMEOUT,
+            headers=headers,
+            secrets=(key,),
+            **kwargs,
+        )
 
     def _fetch_voices(self) -> list[Voice]:
         listed = self._call("GET", "/cognitiveservices/voices/list").json()
@@ -91,9 +102,14 @@ class AzureProvider(Provider):
             display = item.get("DisplayName") or short_name
             where = item.get("LocaleName")
             gender = (item.get("Gender") or "").lower() or None
-            voices.append(Voice(short_name, f"{display} ({where})" if where else display,
-                                item.get("Locale") or voice_locale(short_name),
-                                gender if gender in ("male", "female") else None))
+            voices.append(
+                Voice(
+                    short_name,
+                    f"{display} ({where})" if where else display,
+                    item.get("Locale") or voice_locale(short_name),
+                    gender if gender in ("male", "female") else None,
+                )
+            )
         return voices
 
     def synthesize(self, text: str, voice_id: str, language: str | None = None) -> Audio:
@@ -103,10 +119,15 @@ class AzureProvider(Provider):
         pieces = []
         for request in http.plan_requests(turns, settings.TTS_AZURE_MAX_CHARS, MAX_VOICE_ELEMENTS):
             ssml = build_ssml([(text, voice) for _, text, voice in request], language)
-            response = self._call("POST", "/cognitiveservices/v1", body=ssml.encode("utf-8"), headers={
-                "Content-Type": "application/ssml+xml",
-                "X-Microsoft-OutputFormat": OUTPUT_FORMAT,
-            })
+            response = self._call(
+                "POST",
+                "/cognitiveservices/v1",
+                body=ssml.encode("utf-8"),
+                headers={
+                    "Content-Type": "application/ssml+xml",
+                    "X-Microsoft-OutputFormat": OUTPUT_FORMAT,
+                },
+            )
             audio = http.decode_audio(response.body, SERVICE)
             split = http.split_at_pauses(audio, [len(text) for _, text, _ in request], MIN_TURN_PAUSE_MS)
             pieces.extend((index, piece) for (index, _, _), piece in zip(request, split))

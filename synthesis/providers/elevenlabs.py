@@ -55,11 +55,15 @@ class ElevenLabsProvider(Provider):
     @property
     def capabilities(self) -> Capabilities:
         if settings.TTS_ELEVENLABS_DIALOGUE:
-            return Capabilities(native_multi_speaker=True, max_speakers=MAX_DIALOGUE_VOICES,
-                                max_chars_per_request=settings.TTS_ELEVENLABS_MAX_CHARS,
-                                sample_rates=(SAMPLE_RATE,))
-        return Capabilities(native_multi_speaker=False, max_chars_per_request=MAX_TTS_CHARS,
-                            sample_rates=(SAMPLE_RATE,))
+            return Capabilities(
+                native_multi_speaker=True,
+                max_speakers=MAX_DIALOGUE_VOICES,
+                max_chars_per_request=settings.TTS_ELEVENLABS_MAX_CHARS,
+                sample_rates=(SAMPLE_RATE,),
+            )
+        return Capabilities(
+            native_multi_speaker=False, max_chars_per_request=MAX_TTS_CHARS, sample_rates=(SAMPLE_RATE,)
+        )
 
     def is_available(self) -> bool:
         return bool(settings.TTS_ELEVENLABS_API_KEY and settings.TTS_ELEVENLABS_BASE_URL)
@@ -75,8 +79,16 @@ class ElevenLabsProvider(Provider):
             headers["Content-Type"] = "application/json"
             body = json.dumps(payload).encode()
         base = settings.TTS_ELEVENLABS_BASE_URL.strip().rstrip("/")
-        return http.request(method, f"{base}{path}", service=SERVICE, timeout=settings.TTS_HTTP_TIMEOUT,
-                            headers=headers, body=body, params=params, secrets=(key,))
+        return http.request(
+            method,
+            f"{base}{path}",
+            service=SERVICE,
+            timeout=settings.TTS_HTTP_TIMEOUT,
+            headers=headers,
+            body=body,
+            params=params,
+            secrets=(key,),
+        )
 
     def _fetch_voices(self) -> list[Voice]:
         voices = []
@@ -86,10 +98,13 @@ class ElevenLabsProvider(Provider):
                 continue
             labels = item.get("labels") or {}
             verified = item.get("verified_languages") or []
-            language = (labels.get("language") or (verified[0].get("language") if verified else None) or "en")
+            language = labels.get("language") or (verified[0].get("language") if verified else None) or "en"
             gender = (labels.get("gender") or "").lower()
-            voices.append(Voice(voice_id, item.get("name") or voice_id, language,
-                                gender if gender in ("male", "female") else None))
+            voices.append(
+                Voice(
+                    voice_id, item.get("name") or voice_id, language, gender if gender in ("male", "female") else None
+                )
+            )
         return voices
 
     def _payload(self, model: str, language: str | None, **fields) -> dict:
@@ -102,7 +117,8 @@ class ElevenLabsProvider(Provider):
         pieces = []
         for part in http.split_text(text, MAX_TTS_CHARS):
             response = self._call(
-                "POST", f"/v1/text-to-speech/{urllib.parse.quote(voice_id, safe='')}",
+                "POST",
+                f"/v1/text-to-speech/{urllib.parse.quote(voice_id, safe='')}",
                 params={"output_format": OUTPUT_FORMAT},
                 payload=self._payload(settings.TTS_ELEVENLABS_TTS_MODEL, language, text=part),
             )
@@ -114,7 +130,9 @@ class ElevenLabsProvider(Provider):
         for request in http.plan_requests(turns, settings.TTS_ELEVENLABS_MAX_CHARS, MAX_DIALOGUE_INPUTS):
             inputs = [{"text": text, "voice_id": voice_id} for _, text, voice_id in request]
             response = self._call(
-                "POST", "/v1/text-to-dialogue/with-timestamps", params={"output_format": OUTPUT_FORMAT},
+                "POST",
+                "/v1/text-to-dialogue/with-timestamps",
+                params={"output_format": OUTPUT_FORMAT},
                 payload=self._payload(settings.TTS_ELEVENLABS_DIALOGUE_MODEL, language, inputs=inputs),
             )
             split = self._split(response, [len(item["text"]) for item in inputs])
@@ -126,8 +144,9 @@ class ElevenLabsProvider(Provider):
             data = response.json()
             audio = http.pcm16_audio(base64.b64decode(data["audio_base64"], validate=True), SAMPLE_RATE)
         except (ValueError, KeyError, TypeError, binascii.Error):
-            raise PermanentProviderError(f"{SERVICE} returned an answer this server cannot read.",
-                                         code="PROVIDER_BAD_AUDIO") from None
+            raise PermanentProviderError(
+                f"{SERVICE} returned an answer this server cannot read.", code="PROVIDER_BAD_AUDIO"
+            ) from None
         # A turn may be spoken in several segments; its span runs from its
         # first segment's start to its last segment's end.
         spans: dict[int, list[float]] = {}
@@ -144,7 +163,7 @@ class ElevenLabsProvider(Provider):
             return http.split_at_pauses(audio, weights, min_pause_ms=250)
         pieces = []
         for index in range(len(weights)):
-            start = int(round(spans[index][0] * SAMPLE_RATE))
-            end = int(round(spans[index][1] * SAMPLE_RATE))
+            start = round(spans[index][0] * SAMPLE_RATE)
+            end = round(spans[index][1] * SAMPLE_RATE)
             pieces.append(Audio(audio.samples[start:end], SAMPLE_RATE))
         return pieces

@@ -107,9 +107,7 @@ class _Engine:
             AUDIO_OUTPUT_SYNCHRONOUS, 0, os.fsencode(data_path), espeakINITIALIZE_DONT_EXIT
         )
         if sample_rate <= 0:
-            raise PermanentProviderError(
-                "The eSpeak NG speech engine could not start.", code="ENGINE_UNAVAILABLE"
-            )
+            raise PermanentProviderError("The eSpeak NG speech engine could not start.", code="ENGINE_UNAVAILABLE")
 
         self.lib = lib
         self.sample_rate = sample_rate
@@ -141,9 +139,7 @@ class _Engine:
             raise PermanentProviderError("This voice is not available.", code="VOICE_NOT_FOUND")
         self._chunks = []
         buffer = ctypes.create_string_buffer(text)  # NUL-terminated copy
-        status = self.lib.espeak_Synth(
-            buffer, len(buffer), 0, POS_CHARACTER, 0, espeakCHARS_UTF8, None, None
-        )
+        status = self.lib.espeak_Synth(buffer, len(buffer), 0, POS_CHARACTER, 0, espeakCHARS_UTF8, None, None)
         self.lib.espeak_Synchronize()
         if status != EE_OK:
             raise PermanentProviderError("The speech engine could not read this text.", code="SYNTHESIS_FAILED")
@@ -317,9 +313,7 @@ class EspeakProvider(Provider):
         """``language`` is ignored: an eSpeak voice is a language."""
         catalog = _get_catalog()
         if voice_id not in catalog:
-            raise PermanentProviderError(
-                f"The voice “{voice_id}” does not exist in eSpeak NG.", code="VOICE_NOT_FOUND"
-            )
+            raise PermanentProviderError(f"The voice “{voice_id}” does not exist in eSpeak NG.", code="VOICE_NOT_FOUND")
         _, library_voice = catalog[voice_id]
         with _lock:
             engine = _get_engine()

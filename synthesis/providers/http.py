@@ -32,7 +32,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from datetime import timezone
+from datetime import UTC
 
 import numpy as np
 import soundfile as sf
@@ -94,7 +94,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
+        when = when.replace(tzinfo=UTC)
     now = now if now is not None else time.time()
     return max(0.0, when.timestamp() - now)
 
@@ -156,8 +156,7 @@ def request(
         url = f"{url}?{urllib.parse.urlencode(params)}"
     # Logged without the query string: some services take keys as parameters.
     where = urllib.parse.urlsplit(url).path
-    req = urllib.request.Request(url, data=body, method=method,
-                                 headers={"User-Agent": USER_AGENT, **(headers or {})})
+    req = urllib.request.Request(url, data=body, method=method, headers={"User-Agent": USER_AGENT, **(headers or {})})
     started = time.monotonic()
     try:
         with _opener.open(req, timeout=timeout) as resp:
@@ -167,27 +166,54 @@ def request(
     except urllib.error.HTTPError as error:
         data = _read_quietly(error)
         elapsed = time.monotonic() - started
-        log.warning("provider request failed service=%s method=%s path=%s status=%s elapsed=%.3fs",
-                    service, method, where, error.code, elapsed)
+        log.warning(
+            "provider request failed service=%s method=%s path=%s status=%s elapsed=%.3fs",
+            service,
+            method,
+            where,
+            error.code,
+            elapsed,
+        )
         raise _status_error(service, error.code, error.headers, data, secrets) from None
-    except (TimeoutError, socket.timeout) as error:
-        log.warning("provider request timed out service=%s method=%s path=%s after=%.3fs",
-                    service, method, where, time.monotonic() - started)
+    except TimeoutError as error:
+        log.warning(
+            "provider request timed out service=%s method=%s path=%s after=%.3fs",
+            service,
+            method,
+            where,
+            time.monotonic() - started,
+        )
         raise _timeout_error(service, timeout) from error
     except urllib.error.URLError as error:
-        log.warning("provider request failed service=%s method=%s path=%s reason=%s",
-                    service, method, where, type(error.reason).__name__)
+        log.warning(
+            "provider request failed service=%s method=%s path=%s reason=%s",
+            service,
+            method,
+            where,
+            type(error.reason).__name__,
+        )
         if isinstance(error.reason, (TimeoutError, socket.timeout)):
             raise _timeout_error(service, timeout) from None
         raise TransientProviderError(f"Could not reach {service}.", code="PROVIDER_UNREACHABLE") from None
     except (ConnectionError, OSError, http.client.HTTPException) as error:
         # A connection dropped mid-response (reset, incomplete read).
-        log.warning("provider connection broke service=%s method=%s path=%s reason=%s",
-                    service, method, where, type(error).__name__)
-        raise TransientProviderError(f"The connection to {service} broke off.",
-                                     code="PROVIDER_UNREACHABLE") from None
-    log.info("provider request service=%s method=%s path=%s status=%s bytes=%d elapsed=%.3fs",
-             service, method, where, status, len(data), time.monotonic() - started)
+        log.warning(
+            "provider connection broke service=%s method=%s path=%s reason=%s",
+            service,
+            method,
+            where,
+            type(error).__name__,
+        )
+        raise TransientProviderError(f"The connection to {service} broke off.", code="PROVIDER_UNREACHABLE") from None
+    log.info(
+        "provider request service=%s method=%s path=%s status=%s bytes=%d elapsed=%.3fs",
+        service,
+        method,
+        where,
+        status,
+        len(data),
+        time.monotonic() - started,
+    )
     return Response(status, response_headers, data)
 
 
@@ -210,11 +236,13 @@ _VOICE_MISSING = {"voice_not_found", "voice_does_not_exist"}
 def _status_error(service, status, headers, body, secrets):
     retry_after = parse_retry_after(headers.get("Retry-After") if headers else None)
     if status == 429:
-        return TransientProviderError(f"{service} is rate-limiting requests (HTTP 429).",
-                                      code="PROVIDER_RATE_LIMITED", retry_after=retry_after)
+        return TransientProviderError(
+            f"{service} is rate-limiting requests (HTTP 429).", code="PROVIDER_RATE_LIMITED", retry_after=retry_after
+        )
     if status >= 500:
-        return TransientProviderError(f"{service} had a server error (HTTP {status}).",
-                                      code="PROVIDER_UNAVAILABLE", retry_after=retry_after)
+        return TransientProviderError(
+            f"{service} had a server error (HTTP {status}).", code="PROVIDER_UNAVAILABLE", retry_after=retry_after
+        )
     if status in (401, 403):
         # The service's own text is not passed on: it may quote the key.
         return PermanentProviderError(
@@ -226,10 +254,10 @@ def _status_error(service, status, headers, body, secrets):
     reason = error_status(body)
     lowered = detail.lower()
     if reason in _VOICE_MISSING or ("voice" in lowered and ("not found" in lowered or "does not exist" in lowered)):
-        return PermanentProviderError(f"{service} does not have the requested voice: {detail}",
-                                      code="VOICE_NOT_FOUND")
-    return PermanentProviderError(f"{service} rejected the request (HTTP {status}): {detail or 'no reason given'}",
-                                  code="PROVIDER_REJECTED")
+        return PermanentProviderError(f"{service} does not have the requested voice: {detail}", code="VOICE_NOT_FOUND")
+    return PermanentProviderError(
+        f"{service} rejected the request (HTTP {status}): {detail or 'no reason given'}", code="PROVIDER_REJECTED"
+    )
 
 
 class VoiceListCache:
@@ -307,8 +335,9 @@ def decode_audio(data: bytes, service: str) -> Audio:
     except Exception:
         # Most likely a misconfigured format (a server that ignores
         # response_format); retrying would not change the answer.
-        raise PermanentProviderError(f"{service} returned audio in a form this server cannot read.",
-                                     code="PROVIDER_BAD_AUDIO") from None
+        raise PermanentProviderError(
+            f"{service} returned audio in a form this server cannot read.", code="PROVIDER_BAD_AUDIO"
+        ) from None
     return Audio(samples.mean(axis=1).astype(np.float32, copy=False), rate)
 
 
@@ -403,4 +432,4 @@ def split_at_pauses(audio: Audio, weights: list[int], min_pause_ms: int, keep_ms
         positions = np.cumsum(weights)[:-1] * len(samples) // total
         cuts = [(int(p), int(p)) for p in positions]
     bounds = [0] + [c for cut in cuts for c in cut] + [len(samples)]
-    return [Audio(samples[bounds[2 * i]: bounds[2 * i + 1]], audio.sample_rate) for i in range(count)]
+    return [Audio(samples[bounds[2 * i] : bounds[2 * i + 1]], audio.sample_rate) for i in range(count)]

@@ -43,8 +43,9 @@ class OpenAIProvider(Provider):
     @property
     def capabilities(self) -> Capabilities:
         # The input limit is a setting: self-hosted servers differ from OpenAI's 4096.
-        return Capabilities(native_multi_speaker=False, max_chars_per_request=settings.TTS_OPENAI_MAX_CHARS,
-                            sample_rates=(24000,))
+        return Capabilities(
+            native_multi_speaker=False, max_chars_per_request=settings.TTS_OPENAI_MAX_CHARS, sample_rates=(24000,)
+        )
 
     def __init__(self):
         self._voices = http.VoiceListCache(self._fetch_voices, ttl=settings.TTS_VOICES_CACHE_SECONDS)
@@ -54,9 +55,7 @@ class OpenAIProvider(Provider):
         if not base:
             return False
         # OpenAI itself needs a key; a self-hosted server often needs none.
-        if urllib.parse.urlsplit(base).hostname == "api.openai.com" and not settings.TTS_OPENAI_API_KEY:
-            return False
-        return True
+        return not (urllib.parse.urlsplit(base).hostname == "api.openai.com" and not settings.TTS_OPENAI_API_KEY)
 
     def voices(self) -> list[Voice]:
         return self._voices.get()
@@ -79,9 +78,14 @@ class OpenAIProvider(Provider):
         ``GET /v1/audio/voices`` with ``{"voices": [...]}``. Anything else
         (404, another shape) means: use the documented list."""
         try:
-            response = http.request("GET", f"{_base_url()}/v1/audio/voices", service=SERVICE,
-                                    timeout=settings.TTS_HTTP_TIMEOUT, headers=self._headers(),
-                                    secrets=(settings.TTS_OPENAI_API_KEY,))
+            response = http.request(
+                "GET",
+                f"{_base_url()}/v1/audio/voices",
+                service=SERVICE,
+                timeout=settings.TTS_HTTP_TIMEOUT,
+                headers=self._headers(),
+                secrets=(settings.TTS_OPENAI_API_KEY,),
+            )
             listed = response.json().get("voices")
         except (http.PermanentProviderError, ValueError, AttributeError):
             return []
@@ -101,10 +105,19 @@ class OpenAIProvider(Provider):
         return Audio(np.concatenate([p.samples for p in pieces]), rate)
 
     def _request(self, text: str, voice_id: str) -> Audio:
-        body = {"model": settings.TTS_OPENAI_MODEL, "voice": voice_id, "input": text,
-                "response_format": RESPONSE_FORMAT}
+        body = {
+            "model": settings.TTS_OPENAI_MODEL,
+            "voice": voice_id,
+            "input": text,
+            "response_format": RESPONSE_FORMAT,
+        }
         response = http.request(
-            "POST", f"{_base_url()}/v1/audio/speech", service=SERVICE, timeout=settings.TTS_HTTP_TIMEOUT,
-            headers=self._headers(), body=json.dumps(body).encode(), secrets=(settings.TTS_OPENAI_API_KEY,),
+            "POST",
+            f"{_base_url()}/v1/audio/speech",
+            service=SERVICE,
+            timeout=settings.TTS_HTTP_TIMEOUT,
+            headers=self._headers(),
+            body=json.dumps(body).encode(),
+            secrets=(settings.TTS_OPENAI_API_KEY,),
         )
         return http.decode_audio(response.body, SERVICE)

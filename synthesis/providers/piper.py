@@ -93,8 +93,9 @@ def _load_voice(path: Path):
                 _loaded[path] = PiperVoice.load(path)
             except Exception as error:
                 log.exception("piper model failed to load model=%s", path.name)
-                raise PermanentProviderError("The Piper voice model could not be loaded.",
-                                             code="ENGINE_UNAVAILABLE") from error
+                raise PermanentProviderError(
+                    "The Piper voice model could not be loaded.", code="ENGINE_UNAVAILABLE"
+                ) from error
             load_count += 1
             log.info("piper model loaded model=%s pid=%s", path.name, os.getpid())
         return _loaded[path]
@@ -109,7 +110,9 @@ class PiperProvider(Provider):
 
     @property
     def capabilities(self) -> Capabilities:
-        rates = sorted({m.config.get("audio", {}).get("sample_rate", 22050) for _, m, _ in self._get_catalog().values()})
+        rates = sorted(
+            {m.config.get("audio", {}).get("sample_rate", 22050) for _, m, _ in self._get_catalog().values()}
+        )
         return Capabilities(native_multi_speaker=False, sample_rates=tuple(rates) or (22050,))
 
     def is_available(self) -> bool:

@@ -10,7 +10,7 @@ def clock(ms) -> str:
     """Milliseconds as a player shows them: 0:07, 1:02:03."""
     if ms in (None, ""):
         return ""
-    seconds = int(round(float(ms) / 1000))
+    seconds = round(float(ms) / 1000)
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
@@ -40,4 +40,4 @@ def about(seconds) -> str:
         return "a few seconds"
     if seconds < 60:
         return f"about {int(round(seconds / 5) * 5)} s"
-    return f"about {int(round(seconds / 60))} min"
+    return f"about {round(seconds / 60)} min"

@@ -14,7 +14,7 @@ import pytest
 # refuse ORM calls from the test body (fixtures, assertions on the database).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from tests.cluster import worker_cluster  # noqa: E402, F401  (the real worker fixture)
+from tests.cluster import worker_cluster  # noqa: F401  (the real worker fixture)
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -23,10 +23,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     if not os.path.exists(CHROMIUM):
-        message = (
-            f"browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium; "
-            "or set CHROMIUM_PATH)"
-        )
+        message = f"browser tests need Chromium at {CHROMIUM} (Debian: apt-get install chromium; or set CHROMIUM_PATH)"
         if os.environ.get("CI"):
             pytest.fail(message + " — CI is set, so this is a failure, not a skip", pytrace=False)
         pytest.skip(message)

@@ -20,7 +20,10 @@ Alice: Then here we go."""
 
 def htmx_requests(page, path_pattern: str) -> list:
     seen = []
-    page.on("request", lambda r: seen.append(r.url) if r.headers.get("hx-request") and re.search(path_pattern, r.url) else None)
+    page.on(
+        "request",
+        lambda r: seen.append(r.url) if r.headers.get("hx-request") and re.search(path_pattern, r.url) else None,
+    )
     return seen
 
 
@@ -128,7 +131,7 @@ def test_pages_fit_a_narrow_phone(page, live_server, alice, log_in, artifacts):
     make_job(alice, Job.Status.FAILED)
     page.set_viewport_size({"width": 360, "height": 740})
     log_in("alice", "alice-password")
-    for path, name in ((f"/jobs/", "list"), (f"/jobs/{job.pk}/", "detail"), ("/jobs/new/", "new")):
+    for path, name in (("/jobs/", "list"), (f"/jobs/{job.pk}/", "detail"), ("/jobs/new/", "new")):
         page.goto(live_server.url + path)
         if name == "new":
             page.get_by_label("Dialogue").fill(SCRIPT)

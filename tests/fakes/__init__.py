@@ -88,8 +88,13 @@ class FakeService:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                recorded = Recorded(self.command, parts.path, parse_qs(parts.query),
-                                    {k.lower(): v for k, v in self.headers.items()}, body)
+                recorded = Recorded(
+                    self.command,
+                    parts.path,
+                    parse_qs(parts.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                )
                 with fake._lock:
                     fake.requests.append(recorded)
                     scripted = None

@@ -25,8 +25,12 @@ from . import FakeService, Recorded, audio_file, json_response, speak
 
 SSML_NS = "{http://www.w3.org/2001/10/synthesis}"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
-OUTPUT_FORMATS = {"riff-24khz-16bit-mono-pcm": 24000, "riff-16khz-16bit-mono-pcm": 16000,
-                  "riff-48khz-16bit-mono-pcm": 48000, "riff-22050hz-16bit-mono-pcm": 22050}
+OUTPUT_FORMATS = {
+    "riff-24khz-16bit-mono-pcm": 24000,
+    "riff-16khz-16bit-mono-pcm": 16000,
+    "riff-48khz-16bit-mono-pcm": 48000,
+    "riff-22050hz-16bit-mono-pcm": 22050,
+}
 # (ShortName, DisplayName, Gender, Locale, LocaleName) → eSpeak voice that reads it.
 VOICES = {
     "en-US-JennyNeural": ("Jenny", "Female", "en-US", "English (United States)", "en-us+f3"),
@@ -38,10 +42,19 @@ VOICES = {
 
 def voice_list() -> list[dict]:
     return [
-        {"Name": f"Microsoft Server Speech Text to Speech Voice ({locale}, {short.split('-')[-1]})",
-         "DisplayName": display, "LocalName": display, "ShortName": short, "Gender": gender, "Locale": locale,
-         "LocaleName": locale_name, "SampleRateHertz": "24000", "VoiceType": "Neural", "Status": "GA",
-         "WordsPerMinute": "150"}
+        {
+            "Name": f"Microsoft Server Speech Text to Speech Voice ({locale}, {short.split('-')[-1]})",
+            "DisplayName": display,
+            "LocalName": display,
+            "ShortName": short,
+            "Gender": gender,
+            "Locale": locale,
+            "LocaleName": locale_name,
+            "SampleRateHertz": "24000",
+            "VoiceType": "Neural",
+            "Status": "GA",
+            "WordsPerMinute": "150",
+        }
         for short, (display, gender, locale, locale_name, _) in VOICES.items()
     ]
 
@@ -59,10 +72,18 @@ class AzureFake(FakeService):
     def handle(self, request: Recorded):
         if request.headers.get("ocp-apim-subscription-key") != self.key:
             # Azure answers 401 with a JSON error that names no key.
-            return json_response(401, {"error": {"code": "401", "message": "Access denied due to invalid "
-                                        "subscription key or wrong API endpoint. Make sure to provide a valid key "
-                                        "for an active subscription and use a correct regional API endpoint for "
-                                        "your resource."}})
+            return json_response(
+                401,
+                {
+                    "error": {
+                        "code": "401",
+                        "message": "Access denied due to invalid "
+                        "subscription key or wrong API endpoint. Make sure to provide a valid key "
+                        "for an active subscription and use a correct regional API endpoint for "
+                        "your resource.",
+                    }
+                },
+            )
         if request.method == "GET" and request.path == "/cognitiveservices/voices/list":
             return json_response(200, voice_list())
         if request.method != "POST" or request.path != "/cognitiveservices/v1":

@@ -62,18 +62,28 @@ class ElevenLabsFake(FakeService):
         if request.headers.get("xi-api-key") != self.api_key:
             return detail(401, "invalid_api_key", "Invalid API key")
         if request.method == "GET" and request.path == "/v1/voices":
-            return json_response(200, {"voices": [
-                {"voice_id": vid, "name": name, "category": "premade",
-                 "labels": {"gender": gender, "accent": accent, "age": "young"}}
-                for vid, (name, gender, accent, _) in VOICES.items()
-            ]})
+            return json_response(
+                200,
+                {
+                    "voices": [
+                        {
+                            "voice_id": vid,
+                            "name": name,
+                            "category": "premade",
+                            "labels": {"gender": gender, "accent": accent, "age": "young"},
+                        }
+                        for vid, (name, gender, accent, _) in VOICES.items()
+                    ]
+                },
+            )
         if request.method != "POST":
             return json_response(405, {"detail": "Method Not Allowed"})
         output_format = request.query.get("output_format", ["mp3_44100_128"])[0]
         if output_format != "pcm_24000":
             # The fake only speaks what ttsjobs asks for.
-            return json_response(422, {"detail": [{"loc": ["query", "output_format"], "msg": "unsupported here",
-                                                   "type": "value_error"}]})
+            return json_response(
+                422, {"detail": [{"loc": ["query", "output_format"], "msg": "unsupported here", "type": "value_error"}]}
+            )
         try:
             body = json.loads(request.body)
         except ValueError:
@@ -92,20 +102,26 @@ class ElevenLabsFake(FakeService):
 
     def _speech(self, voice_id, body):
         if not isinstance(body.get("text"), str) or not body["text"]:
-            return json_response(422, {"detail": [{"loc": ["body", "text"], "msg": "Field required",
-                                                   "type": "missing"}]})
+            return json_response(
+                422, {"detail": [{"loc": ["body", "text"], "msg": "Field required", "type": "missing"}]}
+            )
         if voice_id not in VOICES:
             return self._voice_error(voice_id)
         return 200, {"Content-Type": "audio/pcm"}, pcm16(speak(body["text"], VOICES[voice_id][3], 24000))
 
     def _dialogue(self, body):
         inputs = body.get("inputs")
-        if not isinstance(inputs, list) or not inputs or not all(
-            isinstance(i, dict) and isinstance(i.get("text"), str) and isinstance(i.get("voice_id"), str)
-            for i in inputs
+        if (
+            not isinstance(inputs, list)
+            or not inputs
+            or not all(
+                isinstance(i, dict) and isinstance(i.get("text"), str) and isinstance(i.get("voice_id"), str)
+                for i in inputs
+            )
         ):
-            return json_response(422, {"detail": [{"loc": ["body", "inputs"], "msg": "Field required",
-                                                   "type": "missing"}]})
+            return json_response(
+                422, {"detail": [{"loc": ["body", "inputs"], "msg": "Field required", "type": "missing"}]}
+            )
         if len({i["voice_id"] for i in inputs}) > 10:
             return detail(400, "too_many_voices", "A maximum of 10 unique voice IDs is allowed.")
         for item in inputs:
@@ -125,17 +141,26 @@ class ElevenLabsFake(FakeService):
                 chars.append(char)
                 starts.append(round(start + k * step, 3))
                 ends.append(round(start + (k + 1) * step, 3))
-            segments.append({"voice_id": item["voice_id"], "start_time_seconds": round(start, 3),
-                             "end_time_seconds": round(end, 3), "character_start_index": first_char,
-                             "character_end_index": len(chars), "dialogue_input_index": index})
+            segments.append(
+                {
+                    "voice_id": item["voice_id"],
+                    "start_time_seconds": round(start, 3),
+                    "end_time_seconds": round(end, 3),
+                    "character_start_index": first_char,
+                    "character_end_index": len(chars),
+                    "dialogue_input_index": index,
+                }
+            )
             samples.append(speech)
             self.spoken.append(speech)
             position += len(speech)
-        alignment = {"characters": chars, "character_start_times_seconds": starts,
-                     "character_end_times_seconds": ends}
-        return json_response(200, {
-            "audio_base64": base64.b64encode(pcm16(np.concatenate(samples))).decode(),
-            "alignment": alignment,
-            "normalized_alignment": alignment,
-            "voice_segments": segments if self.timestamps else [],
-        })
+        alignment = {"characters": chars, "character_start_times_seconds": starts, "character_end_times_seconds": ends}
+        return json_response(
+            200,
+            {
+                "audio_base64": base64.b64encode(pcm16(np.concatenate(samples))).decode(),
+                "alignment": alignment,
+                "normalized_alignment": alignment,
+                "voice_segments": segments if self.timestamps else [],
+            },
+        )

@@ -16,14 +16,21 @@ from . import FakeService, Recorded, audio_file, json_response, pcm16, speak
 
 RATE = 24000
 # Each OpenAI voice spoken by an audibly different eSpeak voice.
-VOICES = {"alloy": "en-us+f3", "echo": "en-us+m3", "fable": "en-gb", "nova": "en-us+f4", "onyx": "en-us",
-          "shimmer": "en-us+f2"}
+VOICES = {
+    "alloy": "en-us+f3",
+    "echo": "en-us+m3",
+    "fable": "en-gb",
+    "nova": "en-us+f4",
+    "onyx": "en-us",
+    "shimmer": "en-us+f2",
+}
 MODELS = ("tts-1", "tts-1-hd", "gpt-4o-mini-tts")
 
 
 def openai_error(status: int, message: str, code: str | None = None, param: str | None = None):
-    return json_response(status, {"error": {"message": message, "type": "invalid_request_error",
-                                            "param": param, "code": code}})
+    return json_response(
+        status, {"error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}}
+    )
 
 
 class OpenAIFake(FakeService):
@@ -43,8 +50,12 @@ class OpenAIFake(FakeService):
             # As OpenAI does: the message quotes a masked form of the key sent.
             sent = auth.removeprefix("Bearer ")
             masked = f"{sent[:3]}***{sent[-4:]}" if len(sent) > 8 else "***"
-            return openai_error(401, f"Incorrect API key provided: {masked}. You can find your API key at "
-                                     "https://platform.openai.com/account/api-keys.", code="invalid_api_key")
+            return openai_error(
+                401,
+                f"Incorrect API key provided: {masked}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.",
+                code="invalid_api_key",
+            )
         if request.path == "/v1/audio/voices" and request.method == "GET" and self.list_voices:
             return json_response(200, {"voices": sorted(VOICES)})
         if request.path != "/v1/audio/speech" or request.method != "POST":
@@ -61,11 +72,15 @@ class OpenAIFake(FakeService):
         if body["model"] not in MODELS:
             return openai_error(404, f"The model `{body['model']}` does not exist.", code="model_not_found")
         if len(body["input"]) > 4096:
-            return openai_error(400, "String should have at most 4096 characters", code="string_too_long",
-                                param="input")
+            return openai_error(
+                400, "String should have at most 4096 characters", code="string_too_long", param="input"
+            )
         if body["voice"] not in VOICES:
-            return openai_error(400, f"Invalid value: '{body['voice']}'. Supported values are: "
-                                     f"{', '.join(map(repr, sorted(VOICES)))}.", param="voice")
+            return openai_error(
+                400,
+                f"Invalid value: '{body['voice']}'. Supported values are: {', '.join(map(repr, sorted(VOICES)))}.",
+                param="voice",
+            )
         fmt = body.get("response_format", "mp3")
         samples = speak(body["input"], VOICES[body["voice"]], RATE)
         if fmt == "flac":
@@ -76,5 +91,8 @@ class OpenAIFake(FakeService):
             return 200, {"Content-Type": "audio/mpeg"}, audio_file(samples, RATE, "MP3", "MPEG_LAYER_III")
         if fmt == "pcm":
             return 200, {"Content-Type": "audio/pcm"}, pcm16(samples)
-        return openai_error(400, f"Invalid value: '{fmt}'. Supported values are: 'mp3', 'opus', 'aac', 'flac', "
-                                 "'wav', and 'pcm'.", param="response_format")
+        return openai_error(
+            400,
+            f"Invalid value: '{fmt}'. Supported values are: 'mp3', 'opus', 'aac', 'flac', 'wav', and 'pcm'.",
+            param="response_format",
+        )

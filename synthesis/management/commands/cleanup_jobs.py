@@ -15,9 +15,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--dry-run", action="store_true", help="Count what would be deleted; delete nothing.")
-        parser.add_argument("--batch-size", type=int, default=500,
-                            help="Jobs fetched per batch (default 500); each row is deleted in its own "
-                                 "short transaction.")
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=500,
+            help="Jobs fetched per batch (default 500); each row is deleted in its own short transaction.",
+        )
 
     def handle(self, *args, dry_run=False, batch_size=500, **options):
         if batch_size < 1:
@@ -28,5 +31,7 @@ class Command(BaseCommand):
             return
         self.stdout.write(f"deleted {counts['deleted']} expired job(s), {counts['errors']} kept after a storage error")
         if counts["errors"]:
-            self.stderr.write("some audio files could not be deleted; those jobs were kept and the next run retries"
-                              + (" (stopped early: a whole batch failed)" if counts["stopped_early"] else ""))
+            self.stderr.write(
+                "some audio files could not be deleted; those jobs were kept and the next run retries"
+                + (" (stopped early: a whole batch failed)" if counts["stopped_early"] else "")
+            )

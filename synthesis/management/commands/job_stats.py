@@ -47,8 +47,10 @@ class Command(BaseCommand):
             ("oldest pending", _duration(stats["oldest_pending_age_seconds"])),
             ("finished last hour", ", ".join(f"{n} {s}" for s, n in stats["finished_last_hour"].items())),
             ("median latency last hour", _duration_ms(stats["median_latency_ms_last_hour"])),
-            ("audio stored",
-             f"{stats['storage_files']} files, {_size(stats['storage_bytes'])} ({stats['storage_bytes']} bytes)"),
+            (
+                "audio stored",
+                f"{stats['storage_files']} files, {_size(stats['storage_bytes'])} ({stats['storage_bytes']} bytes)",
+            ),
         ]
         width = max(len(label) for label, _ in rows)
         for label, value in rows:

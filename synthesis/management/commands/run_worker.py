@@ -18,5 +18,8 @@ class Command(BaseCommand):
         # orphans of a previous run (killed, OOM, deploy) are ended.
         interrupted = Job.objects.fail_interrupted(settings.TTS_WORKER_NAME)
         schedules = ensure_schedules()
-        self.stdout.write(f"worker {settings.TTS_WORKER_NAME}: {interrupted} interrupted job(s) failed, {schedules} schedule(s) ensured")
+        self.stdout.write(
+            f"worker {settings.TTS_WORKER_NAME}: {interrupted} interrupted job(s) failed, "
+            f"{schedules} schedule(s) ensured"
+        )
         call_command("qcluster")
