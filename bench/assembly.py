@@ -16,8 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from synthesis.audio import assemble_dialogue
-from synthesis.providers.base import Audio
+from synthesis.audio import Audio, assemble_dialogue
 
 
 def make_turns(count, seconds=2.0):

@@ -15,8 +15,9 @@ from django.http import Http404
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django_q.models import OrmQ, Task
 
-from synthesis.api import audio_response
+from synthesis.downloads import audio_response
 from synthesis.models import ApiToken, ClusterHeartbeat, Job, JobLimitExceeded
 
 User = get_user_model()
@@ -245,8 +246,6 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="django-q2 task")
     def task_link(self, job):
-        from django_q.models import OrmQ, Task
-
         if not job.task_id:
             return "—"
         task = Task.objects.filter(id=job.task_id).only("id", "success", "name").first()

@@ -6,13 +6,14 @@ Errors are ``{"error": CODE, "message": text, "details": {...}}``.
 import json
 from functools import wraps
 
-from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
+from django.http import Http404, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from synthesis.access import get_job_for_user
 from synthesis.audio import OUTPUT_FORMATS
+from synthesis.downloads import audio_response
 from synthesis.models import ApiToken, Job, JobLimitExceeded
 from synthesis.providers import available_providers
 from synthesis.validation import JobRequestInvalid, clean_job_request
@@ -176,26 +177,6 @@ def job(request, job_id):
             {"status": job.status},
         )
     return JsonResponse(job_detail(job))
-
-
-def audio_response(job: Job):
-    """The stored audio of a completed job, as an attachment. On S3 a redirect
-    to a short-lived presigned URL, so the bytes don't pass through Django."""
-    storage = job.audio.storage
-    filename = f"ttsjobs-{job.pk}.{job.output_format}"
-    content_type = OUTPUT_FORMATS.get(job.output_format, "application/octet-stream")
-    if hasattr(storage, "bucket_name"):
-        url = storage.url(
-            job.audio.name,
-            parameters={
-                "ResponseContentDisposition": f'attachment; filename="{filename}"',
-                "ResponseContentType": content_type,
-            },
-        )
-        return HttpResponseRedirect(url)
-    return FileResponse(
-        storage.open(job.audio.name, "rb"), as_attachment=True, filename=filename, content_type=content_type
-    )
 
 
 @require_GET

@@ -1,17 +1,38 @@
 """Mixing and encoding of synthesized speech: plain functions on numpy arrays.
 
-Samples are mono float32 in [-1, 1] (``Audio`` from the provider interface).
+Samples are mono float32 in [-1, 1]. ``Audio`` is the value type every layer
+passes around (providers return it, the pipeline assembles it); it lives here,
+at the bottom of the import graph, so providers depend on audio and not the
+other way round.
 """
 
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 
 import numpy as np
 import soundfile as sf
 import soxr
 
-from .providers.base import Audio
+
+@dataclass
+class Audio:
+    """Mono float32 samples in [-1, 1] at ``sample_rate``."""
+
+    samples: np.ndarray
+    sample_rate: int
+
+    @property
+    def duration_ms(self) -> float:
+        return 1000.0 * len(self.samples) / self.sample_rate
+
+    def at_rate(self, rate: int) -> Audio:
+        """The same audio at ``rate`` (itself when it already is)."""
+        if self.sample_rate == rate:
+            return self
+        return Audio(resample(self.samples, self.sample_rate, rate), rate)
+
 
 OUTPUT_FORMATS = {"mp3": "audio/mpeg", "wav": "audio/wav", "ogg": "audio/ogg", "flac": "audio/flac"}
 

@@ -21,6 +21,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_q.brokers.orm import ORM
 
+from synthesis.models import ClusterHeartbeat
+
 HEARTBEAT_EVERY = 10  # seconds between two writes of a cluster's heartbeat
 HEARTBEAT_MAX_AGE = 60  # /healthz wants a heartbeat at most this old
 HEARTBEAT_FORGET_AFTER = 24 * 3600  # rows of clusters gone this long are deleted
@@ -45,8 +47,6 @@ class HeartbeatBroker(ORM):
 
 
 def record_heartbeat(cluster_id: str, now=None):
-    from synthesis.models import ClusterHeartbeat
-
     now = now or timezone.now()
     updated = ClusterHeartbeat.objects.filter(cluster_id=cluster_id).update(seen_at=now)
     if not updated:
@@ -59,8 +59,6 @@ def record_heartbeat(cluster_id: str, now=None):
 
 
 def check_health(now=None) -> tuple[bool, dict]:
-    from synthesis.models import ClusterHeartbeat
-
     now = now or timezone.now()
     try:
         with connection.cursor() as cursor:

@@ -10,6 +10,7 @@ from django.db import models, transaction
 from django.db.models import Case, Count, F, OuterRef, Q, Subquery, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django_q.tasks import async_task
 
 log = logging.getLogger("synthesis.jobs")
 
@@ -72,8 +73,6 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
     def submit(self, user, params: dict, *, provider: str) -> "Job":
         """Create a pending job for ``user`` and enqueue its task, or raise
         JobLimitExceeded. ``params`` must already be validated."""
-        from synthesis.tasks import enqueue_synthesis
-
         limit = settings.TTS_MAX_ACTIVE_JOBS_PER_USER
         with transaction.atomic():
             # Lock the user's row so concurrent submits by the same user queue
@@ -96,7 +95,9 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
             # Enqueueing first saves an UPDATE for task_id (this is why
             # django-q2's `sync` mode, which would run the task right here,
             # is not supported).
-            job.task_id = enqueue_synthesis(job)
+            job.task_id = async_task(
+                "synthesis.tasks.run_synthesis", str(job.pk), task_name=f"synthesize {job.pk}", group="synthesis"
+            )
             job.save(force_insert=True)
         log.info("job submitted job_id=%s owner=%s turns=%d provider=%s", job.pk, user.pk, job.progress_total, provider)
         return job

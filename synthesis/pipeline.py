@@ -17,8 +17,8 @@ from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
 from synthesis import audio
+from synthesis.audio import Audio
 from synthesis.providers import ProviderError, get_provider
-from synthesis.providers.base import Audio
 
 log = logging.getLogger("synthesis.jobs")
 

@@ -1,17 +1,13 @@
 """django-q2 task entry points. Thin: they call model methods."""
 
 from django.conf import settings
-from django_q.tasks import async_task
+from django_q.models import Schedule
 
-
-def enqueue_synthesis(job) -> str:
-    return async_task("synthesis.tasks.run_synthesis", str(job.pk), task_name=f"synthesize {job.pk}", group="synthesis")
+from synthesis.models import Job
+from synthesis.pipeline import SynthesisRun
 
 
 def run_synthesis(job_id: str):
-    from synthesis.models import Job
-    from synthesis.pipeline import SynthesisRun
-
     # The ORM broker delivers at least once: a second delivery finds nothing
     # pending and returns here.
     job = Job.objects.claim(job_id, settings.TTS_WORKER_NAME)
@@ -22,14 +18,10 @@ def run_synthesis(job_id: str):
 
 
 def reap_jobs():
-    from synthesis.models import Job
-
     return Job.objects.reap()
 
 
 def cleanup_jobs():
-    from synthesis.models import Job
-
     return Job.objects.delete_expired()
 
 
@@ -42,8 +34,6 @@ SCHEDULES = [
 
 
 def ensure_schedules() -> int:
-    from django_q.models import Schedule
-
     for spec in SCHEDULES:
         spec = dict(spec)
         name = spec.pop("name")

@@ -27,7 +27,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from synthesis import audio, subtitles
 from synthesis.access import get_job_for_user
-from synthesis.api import audio_response
+from synthesis.downloads import audio_response
 from synthesis.forms import SPEAKER_COLOURS, DialogueForm, voice_field_name
 from synthesis.models import Job, JobLimitExceeded
 from synthesis.providers import ProviderError, get_provider

@@ -4,6 +4,7 @@ import pytest
 from synthesis.audio import (
     OUTPUT_FORMATS,
     PEAK_CEILING,
+    Audio,
     assemble_dialogue,
     decode,
     encode,
@@ -11,7 +12,6 @@ from synthesis.audio import (
     normalize_loudness,
     resample,
 )
-from synthesis.providers.base import Audio
 
 RATE = 22050
 

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from synthesis.audio import Audio
 from synthesis.providers import http
-from synthesis.providers.base import Audio, TransientProviderError, Voice
+from synthesis.providers.base import TransientProviderError, Voice
 
 
 @pytest.mark.parametrize(

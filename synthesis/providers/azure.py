@@ -19,8 +19,10 @@ from xml.sax.saxutils import escape, quoteattr
 
 from django.conf import settings
 
+from synthesis.audio import Audio
+
 from . import http
-from .base import Audio, Capabilities, DialogueAudio, Provider, Voice
+from .base import Capabilities, DialogueAudio, Provider, Voice
 
 SERVICE = "Azure Speech"
 OUTPUT_FORMAT = "riff-24khz-16bit-mono-pcm"

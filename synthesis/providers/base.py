@@ -1,7 +1,7 @@
 """The interface every speech provider implements.
 
 Plain Python: no Django, no database. A provider takes text and a voice id and
-returns PCM samples; the worker (``synthesis.tasks``) handles retries, progress
+returns PCM samples; the worker (``synthesis.pipeline``) handles retries, progress
 and storage, so a provider only has to say whether a failure is worth retrying.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
+from synthesis.audio import Audio
 
 
 @dataclass(frozen=True)
@@ -38,18 +38,6 @@ class Capabilities:
             "max_chars_per_request": self.max_chars_per_request,
             "sample_rates": list(self.sample_rates),
         }
-
-
-@dataclass
-class Audio:
-    """Mono float32 samples in [-1, 1] at ``sample_rate``."""
-
-    samples: np.ndarray
-    sample_rate: int
-
-    @property
-    def duration_ms(self) -> float:
-        return 1000.0 * len(self.samples) / self.sample_rate
 
 
 @dataclass

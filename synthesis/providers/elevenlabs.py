@@ -23,8 +23,10 @@ import urllib.parse
 
 from django.conf import settings
 
+from synthesis.audio import Audio
+
 from . import http
-from .base import Audio, Capabilities, DialogueAudio, PermanentProviderError, Provider, Voice
+from .base import Capabilities, DialogueAudio, PermanentProviderError, Provider, Voice
 
 SERVICE = "ElevenLabs"
 SAMPLE_RATE = 24000

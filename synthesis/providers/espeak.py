@@ -17,7 +17,9 @@ import threading
 
 import numpy as np
 
-from .base import Audio, Capabilities, PermanentProviderError, Provider, Voice
+from synthesis.audio import Audio
+
+from .base import Capabilities, PermanentProviderError, Provider, Voice
 
 # Constants from espeak-ng's speak_lib.h.
 AUDIO_OUTPUT_SYNCHRONOUS = 2

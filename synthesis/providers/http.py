@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import email.utils
 import http.client
-import io
 import json
 import logging
 import re
@@ -35,9 +34,10 @@ from dataclasses import dataclass
 from datetime import UTC
 
 import numpy as np
-import soundfile as sf
 
-from .base import Audio, PermanentProviderError, TransientProviderError, Voice
+from synthesis.audio import Audio, decode
+
+from .base import PermanentProviderError, TransientProviderError, Voice
 
 log = logging.getLogger("synthesis.providers")
 
@@ -331,14 +331,13 @@ def _pack(parts, limit: int) -> list[str]:
 def decode_audio(data: bytes, service: str) -> Audio:
     """A self-describing audio file (WAV, FLAC, MP3, OGG) from a service."""
     try:
-        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        return decode(data)
     except Exception:
         # Most likely a misconfigured format (a server that ignores
         # response_format); retrying would not change the answer.
         raise PermanentProviderError(
             f"{service} returned audio in a form this server cannot read.", code="PROVIDER_BAD_AUDIO"
         ) from None
-    return Audio(samples.mean(axis=1).astype(np.float32, copy=False), rate)
 
 
 def pcm16_audio(data: bytes, sample_rate: int) -> Audio:
@@ -377,16 +376,8 @@ def join_pieces(count: int, pieces: list[tuple[int, Audio]]) -> list[Audio]:
     result = []
     for parts in by_turn:
         rate = parts[0].sample_rate
-        result.append(Audio(np.concatenate([resample_to(p, rate).samples for p in parts]), rate))
+        result.append(Audio(np.concatenate([p.at_rate(rate).samples for p in parts]), rate))
     return result
-
-
-def resample_to(audio: Audio, rate: int) -> Audio:
-    if audio.sample_rate == rate:
-        return audio
-    import soxr
-
-    return Audio(soxr.resample(audio.samples, audio.sample_rate, rate).astype(np.float32), rate)
 
 
 # Pause detection for services that return one file for several turns with

@@ -17,8 +17,10 @@ import urllib.parse
 import numpy as np
 from django.conf import settings
 
+from synthesis.audio import Audio
+
 from . import http
-from .base import Audio, Capabilities, PermanentProviderError, Provider, Voice
+from .base import Capabilities, PermanentProviderError, Provider, Voice
 
 # OpenAI's documented built-in voices (API reference, "Create speech"), used
 # when neither the settings nor the server list any.

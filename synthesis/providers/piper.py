@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from .base import Audio, Capabilities, PermanentProviderError, Provider, Voice
+from synthesis.audio import Audio
+
+from .base import Capabilities, PermanentProviderError, Provider, Voice
 
 log = logging.getLogger("synthesis.providers")
 
