@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint format install migrate bench clean
+.PHONY: run test test-quick lint format install migrate bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-piper.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ run: migrate
 
 test: install
 	$(PY) -m pytest
+
+# Everything but the tests that drive Chromium or start worker processes
+# (make run included): the loop to run while working. CI runs `make test`.
+test-quick: install
+	$(PY) -m pytest -m "not browser and not cluster"
 
 # ruff: the rule set and format live in pyproject.toml. CI runs this first.
 lint: install

@@ -17,6 +17,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests import processes
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -48,6 +50,8 @@ class WorkerCluster:
             TTS_RETRY_DELAY_2="0.02",
             TTS_RETRY_DELAY_3="0.04",
             DJANGO_SETTINGS_MODULE="ttsjobs.settings",
+            # Its start-up report is on stdout; unbuffered, it is in the log by the time the cluster runs.
+            PYTHONUNBUFFERED="1",
         )
         env.update(extra_env or {})
         self.env = env
@@ -63,25 +67,20 @@ class WorkerCluster:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        # Ready when django-q2 says so: on a loaded machine start-up alone can
+        # take many seconds, which a test's wait for its outcome should not pay.
+        wait_for(self.is_running, timeout=120, message=f"worker {self.name} to start")
         return self
 
-    def stop(self, sig=signal.SIGTERM, timeout: float = 10):
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            # SIGTERM to the cluster's main process only: it stops its own
-            # workers; signalling them all at once confuses its shutdown.
-            os.kill(self.process.pid, sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        # Whatever is left of the process group (workers of a killed cluster).
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.process.wait()
+    def is_running(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"worker {self.name} exited with {self.process.returncode}:\n{self.output()}")
+        return "] running." in self.output()
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 30):
+        if self.process is None or self.log.closed:
+            return  # not started, or stopped already
+        processes.stop(self.process, sig, timeout)
         self.log.close()
 
     def kill(self):

@@ -93,3 +93,8 @@ def pytest_configure(config):
 
     # whitenoise warns on every request when STATIC_ROOT is missing.
     settings.STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+    # PBKDF2's million rounds are the point in production and a minute or two
+    # of pure hashing across the suite's few hundred users; tests only need a
+    # password to round-trip. Processes the tests start (make run, gunicorn)
+    # keep the real hashers: they never check a password this process set.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

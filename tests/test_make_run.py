@@ -4,23 +4,20 @@ walkthrough, run as written, turns a dialogue into a downloaded mp3."""
 import os
 import re
 import signal
-import socket
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from synthesis.audio import decode
+from tests.cluster import wait_for
+from tests.processes import free_port, kill_session
+
+# It starts the worker cluster too (make run is web + worker).
+pytestmark = pytest.mark.cluster
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def readme_walkthrough() -> str:
@@ -30,39 +27,50 @@ def readme_walkthrough() -> str:
     return match.group(1)
 
 
+def make_run_env(tmp_path, port: int) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "TEST_", "AWS_", "MEDIA_ROOT"))}
+    env.update(PORT=str(port), VAR_DIR=str(tmp_path / "var"), Q_POLL="0.1")
+    return env
+
+
+def api_answers(port: int) -> bool:
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/voices", timeout=5)
+    except urllib.error.HTTPError as answered:
+        return answered.code == 401  # served, and asks who is asking
+    except OSError:
+        return False
+    return False
+
+
 @pytest.fixture
 def running_app(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "TEST_", "AWS_", "MEDIA_ROOT"))}
-    env.update(PORT=str(port), VAR_DIR=str(tmp_path / "var"), Q_POLL="0.1")
-    log = open(tmp_path / "make-run.log", "wb")
+    env = make_run_env(tmp_path, port)
+    log_path = tmp_path / "make-run.log"
+    log = open(log_path, "wb")
     process = subprocess.Popen(
         ["make", "run"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(base + "/api/v1/voices", timeout=2)
-        except urllib.error.HTTPError as answered:
-            if answered.code == 401:
-                break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError("make run did not serve the API:\n" + (tmp_path / "make-run.log").read_text())
-        time.sleep(0.5)
+
+    def serving() -> bool:
+        if process.poll() is not None:
+            raise AssertionError("make run exited:\n" + log_path.read_text())
+        return api_answers(port)
+
+    # The first run migrates a fresh database: minutes on a loaded machine.
+    wait_for(serving, timeout=300, interval=0.5, message="make run to serve the API")
     yield port, env
-    # Ctrl-C, as a person would: the Makefile's trap stops web and worker.
+    # Ctrl-C, as a person would (the terminal signals make's process group),
+    # then nothing of it is left, whatever happened.
     os.killpg(process.pid, signal.SIGINT)
     try:
-        process.wait(20)
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        log.close()
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        pass
+    kill_session(process.pid)
+    process.wait()
+    log.close()
 
 
 def test_make_run_serves_the_api_and_the_readme_walkthrough_completes(running_app, tmp_path):

@@ -4,17 +4,16 @@ the app with whitenoise serving static files and DEBUG off."""
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
 
 from synthesis.health import record_heartbeat
-from tests.cluster import ROOT, database_url_of_the_test_db
+from tests.cluster import ROOT, database_url_of_the_test_db, wait_for
+from tests.processes import free_port, stop
 
 
 def production_env(tmp_path, **extra) -> dict:
@@ -67,12 +66,6 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     assert "SECRET_KEY must be set" in result.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def fetch(url, headers=None):
     request = urllib.request.Request(url, headers={"Host": "tts.example.com", **(headers or {})})
 
@@ -93,6 +86,8 @@ def gunicorn(transactional_db, tmp_path):
     env = production_env(tmp_path, DATABASE_URL=database_url_of_the_test_db())
     manage(env, "collectstatic", "--noinput")
     port = free_port()
+    log_path = tmp_path / "gunicorn.log"
+    log = open(log_path, "wb")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -108,21 +103,25 @@ def gunicorn(transactional_db, tmp_path):
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def serving() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"gunicorn exited with {process.returncode}:\n{log_path.read_text()}")
         try:
             fetch(base + "/healthz")
-            break
+            return True
         except OSError:
-            time.sleep(0.2)
+            return False
+
+    wait_for(serving, timeout=120, interval=0.2, message="gunicorn to serve")
     yield base
-    process.terminate()
-    process.wait(15)
+    stop(process)  # SIGTERM: gunicorn's graceful shutdown, then nothing left of it
+    log.close()
 
 
 HTTPS = {"X-Forwarded-Proto": "https"}
