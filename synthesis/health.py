@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 from django_q.brokers.orm import ORM
 
 from synthesis.models import ClusterHeartbeat
+from synthesis.redelivery import release_stranded_tasks
 
 HEARTBEAT_EVERY = 10  # seconds between two writes of a cluster's heartbeat
 HEARTBEAT_MAX_AGE = 60  # /healthz wants a heartbeat at most this old
@@ -29,7 +30,8 @@ HEARTBEAT_FORGET_AFTER = 24 * 3600  # rows of clusters gone this long are delete
 
 
 class HeartbeatBroker(ORM):
-    """django-q2's ORM broker that also records this cluster's heartbeat in the database."""
+    """django-q2's ORM broker that also records this cluster's heartbeat in
+    the database and releases tasks that dead clusters pulled (redelivery.py)."""
 
     _last_beat = 0.0
 
@@ -39,6 +41,9 @@ class HeartbeatBroker(ORM):
             try:
                 record_heartbeat(cluster_id=key.rsplit(":", 1)[-1])
                 self._last_beat = now
+                # Same cadence: tasks a dead cluster pulled and never claimed
+                # go back to the queue within seconds, not after `retry`.
+                release_stranded_tasks()
             except DatabaseError:
                 # The guard loop must not die because the database blinked;
                 # the next cycle tries again and /healthz sees the gap.

@@ -5,6 +5,7 @@ from django_q.models import Schedule
 
 from synthesis.models import Job
 from synthesis.pipeline import SynthesisRun
+from synthesis.redelivery import release_stranded_tasks
 
 
 def run_synthesis(job_id: str):
@@ -18,7 +19,7 @@ def run_synthesis(job_id: str):
 
 
 def reap_jobs():
-    return Job.objects.reap()
+    return {**Job.objects.reap(), "released_tasks": release_stranded_tasks()}
 
 
 def cleanup_jobs():

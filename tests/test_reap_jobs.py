@@ -20,7 +20,7 @@ def test_reap_jobs_fails_stuck_jobs_and_prints_counts(alice, settings):
     out = StringIO()
     with time_machine.travel(now, tick=False):
         call_command("reap_jobs", stdout=out)
-    assert out.getvalue().strip() == "timeout: 0, stale: 1, pending_expired: 1"
+    assert out.getvalue().strip() == "timeout: 0, stale: 1, pending_expired: 1, released_tasks: 0"
     stale.refresh_from_db(), healthy.refresh_from_db(), late.refresh_from_db()
     assert (stale.status, stale.error_code) == ("failed", "WORKER_LOST")
     assert (late.status, late.error_code) == ("failed", "QUEUE_EXPIRED")

@@ -203,6 +203,10 @@ TTS_HEARTBEAT_STALE_SECONDS = envint("TTS_HEARTBEAT_STALE_SECONDS", 120)
 # (well under the staleness threshold); 0 turns it off.
 TTS_HEARTBEAT_INTERVAL_SECONDS = envfloat("TTS_HEARTBEAT_INTERVAL_SECONDS", 30.0)
 TTS_PENDING_MAX_AGE_SECONDS = envint("TTS_PENDING_MAX_AGE_SECONDS", 24 * 3600)
+# A synthesis task pulled from the queue this long ago whose job is still
+# pending is handed back for redelivery (its cluster most likely died before
+# claiming it); see synthesis/redelivery.py. Every cluster checks every 10 s.
+TTS_QUEUE_RELEASE_GRACE_SECONDS = envint("TTS_QUEUE_RELEASE_GRACE_SECONDS", 10)
 TTS_RETENTION_DAYS = envint("TTS_RETENTION_DAYS", 30)
 TTS_CANCELLED_RETENTION_DAYS = envint("TTS_CANCELLED_RETENTION_DAYS", 7)
 TTS_DEFAULT_PROVIDER = os.getenv("TTS_DEFAULT_PROVIDER", "espeak")

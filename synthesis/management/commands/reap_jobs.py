@@ -1,11 +1,14 @@
 from django.core.management.base import BaseCommand
 
-from synthesis.models import Job
+from synthesis.tasks import reap_jobs
 
 
 class Command(BaseCommand):
-    help = "Fail processing jobs past their deadline or with a stale heartbeat, and pending jobs older than 24 h."
+    help = (
+        "Fail processing jobs past their deadline or with a stale heartbeat, and pending jobs older than 24 h; "
+        "hand back to the queue the tasks a dead cluster pulled and never claimed."
+    )
 
     def handle(self, *args, **options):
-        counts = Job.objects.reap()
+        counts = reap_jobs()
         self.stdout.write(", ".join(f"{name}: {count}" for name, count in counts.items()))

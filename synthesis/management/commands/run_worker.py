@@ -3,6 +3,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from synthesis.models import Job
+from synthesis.redelivery import release_stranded_tasks
 from synthesis.tasks import ensure_schedules
 
 
@@ -17,9 +18,12 @@ class Command(BaseCommand):
         # django-q2 has no cluster start-up signal, so this wrapper is where
         # orphans of a previous run (killed, OOM, deploy) are ended.
         interrupted = Job.objects.fail_interrupted(settings.TTS_WORKER_NAME)
+        # Tasks the dead run had pulled but not claimed stay locked in the
+        # queue for django-q2's `retry` (13 minutes): hand them back now.
+        released = release_stranded_tasks()
         schedules = ensure_schedules()
         self.stdout.write(
             f"worker {settings.TTS_WORKER_NAME}: {interrupted} interrupted job(s) failed, "
-            f"{schedules} schedule(s) ensured"
+            f"{released} stranded task(s) released, {schedules} schedule(s) ensured"
         )
         call_command("qcluster")
