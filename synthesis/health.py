@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET
 from django_q.brokers.orm import ORM
 
 from synthesis.models import ClusterHeartbeat
+from synthesis.outage import RETRY_AFTER_SECONDS
 from synthesis.redelivery import release_stranded_tasks
 
 HEARTBEAT_EVERY = 10  # seconds between two writes of a cluster's heartbeat
@@ -94,4 +95,7 @@ def check_health(now=None) -> tuple[bool, dict]:
 def healthz(request):
     """No login: load balancers and uptime monitors poll it."""
     healthy, body = check_health()
-    return JsonResponse(body, status=200 if healthy else 503)
+    response = JsonResponse(body, status=200 if healthy else 503)
+    if body["database"] == "error":
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

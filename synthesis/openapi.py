@@ -271,6 +271,8 @@ def schemas() -> dict:
                 "properties": {"current_jobs": {"type": "integer"}, "max_jobs": {"type": "integer"}},
             },
         ),
+        "DatabaseUnavailable": error_schema("DATABASE_UNAVAILABLE"),
+        "InternalError": error_schema("INTERNAL_ERROR"),
         "JobCannotCancel": error_schema(
             "JOB_CANNOT_CANCEL",
             details={
@@ -282,7 +284,35 @@ def schemas() -> dict:
     }
 
 
+DATABASE_UNAVAILABLE = {
+    "description": (
+        "The database is unreachable or restarting (an extension of the original contract): try again after "
+        "Retry-After seconds."
+    ),
+    "headers": {"Retry-After": {"schema": {"type": "string"}}},
+    "content": {JSON: {"schema": ref("DatabaseUnavailable")}},
+}
+INTERNAL_ERROR = error("An unexpected error on the server; it has been logged.", "InternalError")
+
+
+def add_outage_responses(paths: dict):
+    """Every operation can meet a database outage (503) or a bug (500)."""
+    for path in paths.values():
+        for method, operation in path.items():
+            if method == "parameters":
+                continue
+            if operation["operationId"] != "getOpenApi":  # served without the database
+                operation["responses"]["503"] = DATABASE_UNAVAILABLE
+            operation["responses"]["500"] = INTERNAL_ERROR
+
+
 def build_openapi() -> dict:
+    spec = build_contract()
+    add_outage_responses(spec["paths"])
+    return spec
+
+
+def build_contract() -> dict:
     max_jobs = settings.TTS_MAX_ACTIVE_JOBS_PER_USER
     # OpenAPI 3.1: binary content is a media type without a schema.
     audio_content = {media_type: {} for media_type in OUTPUT_FORMATS.values()}

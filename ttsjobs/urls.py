@@ -13,3 +13,6 @@ urlpatterns = [
     # ---
     path("", include("synthesis.urls")),
 ]
+
+# Any unhandled exception: JSON on the API; a database outage: 503 everywhere.
+handler500 = "synthesis.outage.server_error"
