@@ -19,14 +19,11 @@ install: $(VENV)/.installed
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-# Web and worker together; Ctrl-C stops both.
+# Web and worker together; one Ctrl-C stops both (run_local gives each one SIGTERM).
 run: migrate
 	$(PY) manage.py create_demo_accounts
 	@echo "ttsjobs on http://127.0.0.1:$(PORT)/  (demo/demo, admin/admin)"
-	@trap 'kill 0' INT TERM; \
-	$(PY) manage.py run_worker & \
-	$(PY) manage.py runserver 127.0.0.1:$(PORT) --noreload & \
-	wait
+	@$(PY) manage.py run_local 127.0.0.1:$(PORT)
 
 test: install
 	$(PY) -m pytest

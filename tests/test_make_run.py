@@ -2,9 +2,12 @@
 walkthrough, run as written, turns a dialogue into a downloaded mp3."""
 
 import os
+import pty
 import re
 import signal
 import subprocess
+import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -12,7 +15,7 @@ import pytest
 
 from synthesis.audio import decode
 from tests.cluster import wait_for
-from tests.processes import free_port, kill_session
+from tests.processes import free_port, kill_session, session_members
 
 # It starts the worker cluster too (make run is web + worker).
 pytestmark = pytest.mark.cluster
@@ -83,3 +86,78 @@ def test_make_run_serves_the_api_and_the_readme_walkthrough_completes(running_ap
     assert result.returncode == 0, result.stderr
     audio = decode(out.read_bytes())
     assert audio.duration_ms > 1000
+
+
+class Terminal:
+    """``make run`` in a pseudo-terminal of its own, as in a person's shell:
+    Ctrl-C typed there reaches the terminal's foreground process group."""
+
+    def __init__(self, command: list[str], env: dict):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child: a new session, the pseudo-terminal its controlling terminal
+            os.chdir(ROOT)
+            os.execvpe(command[0], command, env)
+        self.chunks = []
+        # Drained all along: a full terminal buffer would block make's output.
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        while True:
+            try:
+                chunk = os.read(self.fd, 4096)
+            except OSError:  # EIO: every process holding the terminal is gone
+                return
+            if not chunk:
+                return
+            self.chunks.append(chunk)
+
+    def output(self) -> str:
+        return b"".join(self.chunks).decode(errors="replace")
+
+    def type(self, keys: bytes):
+        os.write(self.fd, keys)
+
+    def exit_status(self) -> tuple[int] | None:
+        """(status,) once the process has ended, the way a shell reports it (130 after SIGINT)."""
+        pid, status = os.waitpid(self.pid, os.WNOHANG)
+        if not pid:
+            return None
+        code = os.waitstatus_to_exitcode(status)
+        return (code if code >= 0 else 128 - code,)
+
+    def close(self):
+        kill_session(self.pid)
+        try:
+            os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            pass  # reaped already
+        self.reader.join(10)
+        os.close(self.fd)
+
+
+def test_one_ctrl_c_stops_make_run_quietly_within_5_seconds(tmp_path):
+    port = free_port()
+    terminal = Terminal(["make", "run"], make_run_env(tmp_path, port))
+    try:
+        wait_for(
+            lambda: "] running." in terminal.output() and api_answers(port),
+            timeout=300,
+            interval=0.5,
+            message="make run to serve the API with its worker running",
+        )
+        terminal.type(b"\x03")
+        pressed = time.monotonic()
+        (status,) = wait_for(terminal.exit_status, timeout=60, message="make run to stop")
+        took = time.monotonic() - pressed
+        # Web and worker stopped before make did, and nothing of them is left.
+        wait_for(lambda: not session_members(terminal.pid), timeout=10, message="no process left")
+    finally:
+        terminal.close()
+    output = terminal.output()
+    assert took < 5, output
+    assert status in (0, 130), output
+    for trouble in ("Traceback", "Segmentation fault", "RecursionError", "did not stop"):
+        assert trouble not in output, output
+    # The worker stopped the way it should: one signal, one clean stop.
+    assert output.count("] running.") == 1 and output.count("has stopped.") == 1, output

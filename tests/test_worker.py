@@ -1,6 +1,9 @@
 """The real django-q2 cluster, in another process, against the real database."""
 
 import json
+import os
+import signal
+import time
 
 import pytest
 from django.test import Client
@@ -103,3 +106,16 @@ def dialogue_params(turns=3):
     body = dialogue()
     body["turns"] = [dict(body["turns"][i % 3], index=i) for i in range(turns)]
     return clean_job_request(body)[1]
+
+
+def test_signals_during_the_stop_neither_restart_it_nor_make_noise(worker_cluster):
+    """The old `make run` sent a storm of SIGTERMs; django-q2 began its stop
+    again on each one, nesting until a RecursionError."""
+    cluster = worker_cluster()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGTERM, signal.SIGINT, signal.SIGTERM):
+        os.kill(cluster.process.pid, signum)  # the main process, as a terminal or supervisor would
+        time.sleep(0.05)  # separate deliveries: pending signals of one kind merge into one
+    assert cluster.process.wait(60) == 0
+    output = cluster.output()
+    assert output.count("stopping.") == 1 and output.count("has stopped.") == 1, output
+    assert "Traceback" not in output, output
