@@ -3,6 +3,7 @@
 Errors are ``{"error": CODE, "message": text, "details": {...}}``.
 """
 
+import hashlib
 import json
 from functools import wraps
 
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from synthesis.access import get_job_for_user
 from synthesis.audio import OUTPUT_FORMATS
 from synthesis.downloads import audio_response
-from synthesis.models import ApiToken, Job, JobLimitExceeded
+from synthesis.models import ApiToken, IdempotencyKeyReused, Job, JobLimitExceeded
 from synthesis.providers import available_providers
 from synthesis.validation import JobRequestInvalid, clean_job_request
 
@@ -103,7 +104,27 @@ def job_detail(job: Job) -> dict:
     }
 
 
+IDEMPOTENCY_KEY_MAX_LENGTH = 255
+
+
+def request_hash(data) -> str:
+    """The same JSON document gives the same hash whatever its key order or
+    spacing: a client's retry need not serialise byte for byte alike."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def submit_job(request):
+    # Idempotency-Key (an extension of the original contract): a client that
+    # lost the response can retry and get the same job, never a second one.
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not (1 <= len(key) <= IDEMPOTENCY_KEY_MAX_LENGTH and key.isascii() and key.isprintable()):
+        return error_response(
+            400,
+            "VALIDATION_ERROR",
+            "The Idempotency-Key header is not valid.",
+            {"Idempotency-Key": f"1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters, e.g. a UUID."},
+        )
     try:
         data = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -111,13 +132,26 @@ def submit_job(request):
         return error_response(400, "VALIDATION_ERROR", "The body is not valid JSON.", {"body": str(exc)})
     try:
         provider, params = clean_job_request(data)
-        job = Job.objects.submit(request.user, params, provider=provider)
+        job = Job.objects.submit(
+            request.user,
+            params,
+            provider=provider,
+            idempotency_key=key or "",
+            request_hash=request_hash(data) if key else "",
+        )
     except JobRequestInvalid as invalid:
         return error_response(400, "VALIDATION_ERROR", "Some fields are not valid.", invalid.errors)
     except JobLimitExceeded as limit:
         return error_response(
             429, "JOB_LIMIT_EXCEEDED", str(limit), {"current_jobs": limit.current_jobs, "max_jobs": limit.max_jobs}
         )
+    except IdempotencyKeyReused as reused:
+        return error_response(422, "IDEMPOTENCY_KEY_REUSED", str(reused), {"job_id": str(reused.job.pk)})
+    if job.replayed:
+        # Not created now: 200, the job as it is now, and a header that says so.
+        response = JsonResponse(job_detail(job), status=200)
+        response["Idempotent-Replayed"] = "true"
+        return response
     return JsonResponse(job_detail(job), status=201)
 
 

@@ -22,6 +22,14 @@ class JobLimitExceeded(Exception):
         self.max_jobs = max_jobs
 
 
+class IdempotencyKeyReused(Exception):
+    """The Idempotency-Key of an earlier submission, sent with another body."""
+
+    def __init__(self, job):
+        super().__init__("This Idempotency-Key was already used for a different request; send a new key for a new job.")
+        self.job = job
+
+
 def audio_upload_to(job, filename):
     # The token makes the name unguessable even to someone who knows the job id.
     ext = filename.rsplit(".", 1)[-1]
@@ -70,15 +78,30 @@ class JobQuerySet(models.QuerySet):
 
 
 class JobManager(models.Manager.from_queryset(JobQuerySet)):
-    def submit(self, user, params: dict, *, provider: str) -> "Job":
+    def submit(self, user, params: dict, *, provider: str, idempotency_key: str = "", request_hash: str = "") -> "Job":
         """Create a pending job for ``user`` and enqueue its task, or raise
-        JobLimitExceeded. ``params`` must already be validated."""
+        JobLimitExceeded. ``params`` must already be validated.
+
+        With an ``idempotency_key`` (the API's Idempotency-Key header), a key
+        this user sent in the last TTS_IDEMPOTENCY_KEY_HOURS returns that job
+        instead (``job.replayed`` is True; nothing is created or counted), or
+        raises IdempotencyKeyReused when ``request_hash`` differs."""
         limit = settings.TTS_MAX_ACTIVE_JOBS_PER_USER
         with transaction.atomic():
             # Lock the user's row so concurrent submits by the same user queue
             # up here: the count below and the insert are then one step.
             # (On SQLite, transaction_mode IMMEDIATE already serialises writers.)
+            # The lock also makes a retry racing its original wait for it and
+            # then find its job below; the unique constraint is the backstop.
             list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+            if idempotency_key:
+                earlier = self._job_for_key(user, idempotency_key)
+                if earlier is not None:
+                    if earlier.request_hash != request_hash:
+                        raise IdempotencyKeyReused(earlier)
+                    earlier.replayed = True
+                    log.info("job submit replayed job_id=%s owner=%s", earlier.pk, user.pk)
+                    return earlier
             current = self.for_user(user).active().count()
             if current >= limit:
                 raise JobLimitExceeded(current, limit)
@@ -88,6 +111,8 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
                 input_params=params,
                 title=Job.make_title(params),
                 progress_total=len(params["turns"]),
+                idempotency_key=idempotency_key,
+                request_hash=request_hash if idempotency_key else "",
             )
             # The ORM broker writes the queue row in this same transaction, so
             # a job is never committed without its task, nor a task without its
@@ -100,7 +125,29 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
             )
             job.save(force_insert=True)
         log.info("job submitted job_id=%s owner=%s turns=%d provider=%s", job.pk, user.pk, job.progress_total, provider)
+        job.replayed = False
         return job
+
+    def _job_for_key(self, user, key: str) -> "Job | None":
+        """The job ``user`` submitted with ``key`` while the key lives. An
+        expired key is released here (one more UPDATE, only then) so that the
+        unique constraint lets the new job take it."""
+        earlier = self.for_user(user).filter(idempotency_key=key).exclude(idempotency_key="").first()
+        if earlier is None:
+            return None
+        if earlier.created_at >= timezone.now() - timedelta(hours=settings.TTS_IDEMPOTENCY_KEY_HOURS):
+            return earlier
+        self.filter(pk=earlier.pk).update(idempotency_key="", request_hash="")
+        return None
+
+    def expire_idempotency_keys(self, now=None, *, dry_run: bool = False) -> int:
+        """Forget the keys older than TTS_IDEMPOTENCY_KEY_HOURS (cleanup_jobs):
+        the jobs stay, a retry with such a key makes a new job."""
+        cutoff = (now or timezone.now()) - timedelta(hours=settings.TTS_IDEMPOTENCY_KEY_HOURS)
+        expired = self.exclude(idempotency_key="").filter(created_at__lt=cutoff)
+        if dry_run:
+            return expired.count()
+        return expired.update(idempotency_key="", request_hash="")
 
     def claim(self, job_id, worker_name: str) -> "Job | None":
         """pending → processing. Returns the job, or None when someone else
@@ -249,6 +296,11 @@ class Job(models.Model):
     run_token = models.UUIDField(null=True, blank=True, editable=False)
     task_id = models.CharField(max_length=64, blank=True)
 
+    # The API client's Idempotency-Key and a hash of the request body it came
+    # with: a retry of the same request returns this job (see submit()).
+    idempotency_key = models.CharField(max_length=255, blank=True, default="", editable=False)
+    request_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+
     objects = JobManager()
 
     class Meta:
@@ -260,6 +312,13 @@ class Job(models.Model):
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
             models.Index(fields=["status", "created_at"], name="job_status_created"),
             models.Index(fields=["status", "completed_at"], name="job_status_completed"),
+            # Partial: only jobs submitted with a key pay for these.
+            models.Index(fields=["created_at"], condition=~Q(idempotency_key=""), name="job_idempotency_created"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"], condition=~Q(idempotency_key=""), name="job_owner_idempotency_key"
+            ),
         ]
 
     def __str__(self):

@@ -271,6 +271,14 @@ def schemas() -> dict:
                 "properties": {"current_jobs": {"type": "integer"}, "max_jobs": {"type": "integer"}},
             },
         ),
+        "IdempotencyKeyReused": error_schema(
+            "IDEMPOTENCY_KEY_REUSED",
+            details={
+                "type": "object",
+                "required": ["job_id"],
+                "properties": {"job_id": {"type": "string", "format": "uuid"}},
+            },
+        ),
         "DatabaseUnavailable": error_schema("DATABASE_UNAVAILABLE"),
         "InternalError": error_schema("INTERNAL_ERROR"),
         "JobCannotCancel": error_schema(
@@ -355,7 +363,25 @@ def build_contract() -> dict:
                 "post": {
                     "operationId": "submitJob",
                     "summary": "Submit a dialogue for synthesis",
-                    "description": f"At most {max_jobs} of your jobs may be pending or processing at once.",
+                    "description": (
+                        f"At most {max_jobs} of your jobs may be pending or processing at once. "
+                        "Send an Idempotency-Key to make retries safe (an extension of the original contract)."
+                    ),
+                    "parameters": [
+                        {
+                            "name": "Idempotency-Key",
+                            "in": "header",
+                            "required": False,
+                            "description": (
+                                "Any unique string per intended job, e.g. a UUID (1-255 printable ASCII "
+                                f"characters). Within {settings.TTS_IDEMPOTENCY_KEY_HOURS} h, a retry with the "
+                                "same key and the same JSON body returns the job the first request created "
+                                "(200, Idempotent-Replayed: true) without creating or counting another; the "
+                                "same key with a different body is a 422 IDEMPOTENCY_KEY_REUSED."
+                            ),
+                            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                        }
+                    ],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -378,11 +404,22 @@ def build_contract() -> dict:
                     },
                     "responses": {
                         "201": {"description": "Accepted and queued.", "content": {JSON: {"schema": ref("JobDetail")}}},
+                        "200": {
+                            "description": (
+                                "A retry with an Idempotency-Key already used for this same body: the job it "
+                                "created, as it is now. Nothing new was created or counted."
+                            ),
+                            "headers": {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}}},
+                            "content": {JSON: {"schema": ref("JobDetail")}},
+                        },
                         "400": error(
                             "The body is not JSON, or fields are not valid (each one named).", "ValidationError"
                         ),
                         "401": UNAUTHORIZED,
                         "403": FORBIDDEN,
+                        "422": error(
+                            "The Idempotency-Key was already used with a different body.", "IdempotencyKeyReused"
+                        ),
                         "429": error(f"You already have {max_jobs} active jobs.", "JobLimitExceeded"),
                     },
                 },

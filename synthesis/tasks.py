@@ -23,7 +23,7 @@ def reap_jobs():
 
 
 def cleanup_jobs():
-    return Job.objects.delete_expired()
+    return {**Job.objects.delete_expired(), "idempotency_keys_expired": Job.objects.expire_idempotency_keys()}
 
 
 # Schedule rows have no unique name in django-q2: update_or_create on the name

@@ -54,3 +54,24 @@ def test_submit_is_one_transaction_of_four_queries(alice_api):
     assert lock.startswith('SELECT "auth_user"."id" AS') and ("FOR UPDATE" in lock or connection.vendor == "sqlite")
     assert count.startswith("SELECT COUNT(*)")
     assert enqueue.startswith('INSERT INTO "django_q_ormq"') and insert.startswith('INSERT INTO "synthesis_job"')
+
+
+def test_an_idempotency_key_adds_one_query_and_a_replay_is_three(alice_api):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def submit():
+        with CaptureQueriesContext(connection) as captured:
+            response = alice_api.post(
+                "/api/v1/jobs", json.dumps(dialogue()), content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-1"
+            )
+        return response, [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
+
+    response, sql = submit()
+    assert response.status_code == 201
+    # The five of a plain submit, plus the look-up of the key (only when the header is sent).
+    assert len(sql) == 6, sql
+    assert sql[2].startswith('SELECT "synthesis_job"') and "idempotency_key" in sql[2]
+    response, sql = submit()
+    assert response.status_code == 200
+    assert len(sql) == 3, sql  # token, the user's lock, the key: nothing written

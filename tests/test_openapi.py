@@ -97,7 +97,9 @@ def test_real_responses_match_the_document(alice, bob, settings):
     check(anonymous.get("/api/v1/voices"), 401)
 
     # Submit: accepted, bad JSON, bad fields, no auth, bad token, session without CSRF, over the limit.
-    first = check(post(api, dialogue()), 201).json()
+    keyed = {"HTTP_IDEMPOTENCY_KEY": "k-1"}
+    first = check(api.post("/api/v1/jobs", json.dumps(dialogue()), content_type="application/json", **keyed), 201)
+    first = first.json()
     check(post(api, "{not json", raw=True), 400)
     check(post(api, dialogue(gap_ms=-1, turns=[{"speaker": "", "text": ""}])), 400)
     check(post(anonymous, dialogue()), 401)
@@ -107,6 +109,11 @@ def test_real_responses_match_the_document(alice, bob, settings):
     check(post(api, dialogue(output_format="wav")), 201)
     limit = check(post(api, dialogue()), 429).json()
     assert limit["details"] == {"current_jobs": 2, "max_jobs": 2}
+    # Idempotency-Key: a retry of the first request (at the limit), then the key with another body.
+    replay = api.post("/api/v1/jobs", json.dumps(dialogue()), content_type="application/json", **keyed)
+    assert check(replay, 200).json()["id"] == first["id"]
+    other_body = json.dumps(dialogue(gap_ms=0))
+    check(api.post("/api/v1/jobs", other_body, content_type="application/json", **keyed), 422)
 
     # List: a page, a filtered page, bad parameters, no auth.
     check(api.get("/api/v1/jobs"), 200)

@@ -211,6 +211,8 @@ TTS_PENDING_MAX_AGE_SECONDS = envint("TTS_PENDING_MAX_AGE_SECONDS", 24 * 3600)
 # claiming it); see synthesis/redelivery.py. Every cluster checks every 10 s.
 TTS_QUEUE_RELEASE_GRACE_SECONDS = envint("TTS_QUEUE_RELEASE_GRACE_SECONDS", 10)
 TTS_RETENTION_DAYS = envint("TTS_RETENTION_DAYS", 30)
+# How long an API client's Idempotency-Key returns the job it first created.
+TTS_IDEMPOTENCY_KEY_HOURS = envint("TTS_IDEMPOTENCY_KEY_HOURS", 24)
 TTS_CANCELLED_RETENTION_DAYS = envint("TTS_CANCELLED_RETENTION_DAYS", 7)
 TTS_DEFAULT_PROVIDER = os.getenv("TTS_DEFAULT_PROVIDER", "espeak")
 # Identifies this worker host: start-up fails the processing jobs left by an
