@@ -158,7 +158,7 @@ class JobAdmin(admin.ModelAdmin):
         job = Job.objects.filter(pk=job_id).first()
         if job is None or not job.audio or not self.has_view_permission(request, job):
             raise Http404("No audio for this job.")
-        return audio_response(job)
+        return audio_response(request, job)
 
     # --- columns -------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from functools import wraps
 from django.http import Http404, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
 from synthesis.access import get_job_for_user
 from synthesis.audio import OUTPUT_FORMATS
@@ -213,7 +213,8 @@ def job(request, job_id):
     return JsonResponse(job_detail(job))
 
 
-@require_GET
+# HEAD too: download managers ask for the size and Accept-Ranges first.
+@require_safe
 @api_login_required
 def download(request, job_id):
     try:
@@ -224,7 +225,7 @@ def download(request, job_id):
         return error_response(
             404, "JOB_NOT_COMPLETED", f"The job is {job.status}; there is no audio yet.", {"status": job.status}
         )
-    return audio_response(job)
+    return audio_response(request, job)
 
 
 @require_GET

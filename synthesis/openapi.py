@@ -457,11 +457,50 @@ def build_contract() -> dict:
                 "get": {
                     "operationId": "downloadJobAudio",
                     "summary": "The audio of a completed job, as an attachment",
+                    "description": (
+                        "Answers HTTP range requests (RFC 9110): one range gets a 206 with `Content-Range`; "
+                        "several ranges, an invalid `Range` or an `If-Range` that doesn't match get the whole "
+                        "file (200). `ETag` and `Last-Modified` allow `If-None-Match` / `If-Modified-Since` (304). "
+                        "HEAD gives the size and `Accept-Ranges` without the bytes."
+                    ),
+                    "parameters": [
+                        {
+                            "name": "Range",
+                            "in": "header",
+                            "required": False,
+                            "description": "One byte range: `bytes=0-99`, `bytes=600000-`, `bytes=-1000`.",
+                            "schema": {"type": "string"},
+                        },
+                        {
+                            "name": "If-Range",
+                            "in": "header",
+                            "required": False,
+                            "description": "The `ETag` or `Last-Modified` of the copy being resumed.",
+                            "schema": {"type": "string"},
+                        },
+                    ],
                     "responses": {
                         "200": {
                             "description": "The audio file.",
-                            "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
+                            "headers": {
+                                "Content-Disposition": {"schema": {"type": "string"}},
+                                "Accept-Ranges": {"schema": {"type": "string", "enum": ["bytes"]}},
+                                "ETag": {"schema": {"type": "string"}},
+                            },
                             "content": audio_content,
+                        },
+                        "206": {
+                            "description": "The requested byte range of the audio file.",
+                            "headers": {
+                                "Content-Range": {"schema": {"type": "string", "example": "bytes 0-99/48213"}},
+                                "Accept-Ranges": {"schema": {"type": "string", "enum": ["bytes"]}},
+                            },
+                            "content": audio_content,
+                        },
+                        "304": {"description": "Not modified: the client's copy (`If-None-Match`) is current."},
+                        "416": {
+                            "description": "The range starts past the end of the file.",
+                            "headers": {"Content-Range": {"schema": {"type": "string", "example": "bytes */48213"}}},
                         },
                         "302": {
                             "description": "With S3 storage: a redirect to a short-lived presigned URL.",

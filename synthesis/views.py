@@ -22,7 +22,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
 from synthesis import audio, subtitles
@@ -299,13 +299,13 @@ def safe_next(request) -> str | None:
     return None
 
 
-@require_GET
+@require_safe
 @login_required
 def job_download(request, job_id):
     job = get_job_for_user(request.user, job_id)
     if job.status != Job.Status.COMPLETED or not job.audio:
         raise Http404("This job has no audio.")
-    return audio_response(job)
+    return audio_response(request, job)
 
 
 @require_GET

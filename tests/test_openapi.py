@@ -129,6 +129,11 @@ def test_real_responses_match_the_document(alice, bob, settings):
     assert detail["result_metadata"]["turns"]
     download = check(api.get(f"{job_url}/download"), 200)
     assert download["Content-Type"] == "audio/mpeg"
+    size = int(download["Content-Length"])
+    part = check(api.get(f"{job_url}/download", headers={"Range": "bytes=0-99"}), 206)
+    assert part["Content-Range"] == f"bytes 0-99/{size}"
+    check(api.get(f"{job_url}/download", headers={"Range": f"bytes={size}-"}), 416)
+    check(api.get(f"{job_url}/download", headers={"If-None-Match": download["ETag"]}), 304)
     check(api.delete(job_url), 409)
     check(anonymous.get(job_url), 401)
     check(anonymous.get(f"{job_url}/download"), 401)
