@@ -4,17 +4,25 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test test-quick lint format install migrate bench clean
+.PHONY: run test test-quick lint format install install-dev migrate bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-piper.txt
+# What running needs (Piper included: it is a voice users can pick), then the
+# test and lint tools on top: `make run` on a fresh machine skips playwright,
+# moto, schemathesis and friends. One stamp file per set.
+$(VENV)/.installed-run: requirements.txt requirements-piper.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	$(PY) -m pip install --quiet -r requirements-piper.txt
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-piper.txt
 	touch $@
 
-install: $(VENV)/.installed
+$(VENV)/.installed-dev: $(VENV)/.installed-run requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed-run
 	mkdir -p var
+
+install-dev: install $(VENV)/.installed-dev
 
 migrate: install
 	$(PY) manage.py migrate --noinput
@@ -25,20 +33,20 @@ run: migrate
 	@echo "ttsjobs on http://127.0.0.1:$(PORT)/  (demo/demo, admin/admin)"
 	@$(PY) manage.py run_local 127.0.0.1:$(PORT)
 
-test: install
+test: install-dev
 	$(PY) -m pytest
 
 # Everything but the tests that drive Chromium or start worker processes
 # (make run included): the loop to run while working. CI runs `make test`.
-test-quick: install
+test-quick: install-dev
 	$(PY) -m pytest -m "not browser and not cluster"
 
 # ruff: the rule set and format live in pyproject.toml. CI runs this first.
-lint: install
+lint: install-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-format: install
+format: install-dev
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
