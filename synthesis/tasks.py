@@ -4,6 +4,7 @@ from django.conf import settings
 from django_q.models import Schedule
 
 from synthesis.models import Job
+from synthesis.orphans import sweep_orphan_files
 from synthesis.pipeline import SynthesisRun
 from synthesis.redelivery import release_stranded_tasks
 
@@ -23,7 +24,11 @@ def reap_jobs():
 
 
 def cleanup_jobs():
-    return {**Job.objects.delete_expired(), "idempotency_keys_expired": Job.objects.expire_idempotency_keys()}
+    return {
+        **Job.objects.delete_expired(),
+        "idempotency_keys_expired": Job.objects.expire_idempotency_keys(),
+        "orphan_files": sweep_orphan_files(),
+    }
 
 
 # Schedule rows have no unique name in django-q2: update_or_create on the name

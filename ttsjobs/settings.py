@@ -214,6 +214,10 @@ TTS_RETENTION_DAYS = envint("TTS_RETENTION_DAYS", 30)
 # How long an API client's Idempotency-Key returns the job it first created.
 TTS_IDEMPOTENCY_KEY_HOURS = envint("TTS_IDEMPOTENCY_KEY_HOURS", 24)
 TTS_CANCELLED_RETENTION_DAYS = envint("TTS_CANCELLED_RETENTION_DAYS", 7)
+# cleanup_jobs deletes stored files no job references (and temporary partial
+# files) once they are this old: a run stores its audio seconds before it
+# records it, so anything younger may be in flight (synthesis/orphans.py).
+TTS_ORPHAN_GRACE_SECONDS = envint("TTS_ORPHAN_GRACE_SECONDS", 3600)
 TTS_DEFAULT_PROVIDER = os.getenv("TTS_DEFAULT_PROVIDER", "espeak")
 # Identifies this worker host: start-up fails the processing jobs left by an
 # earlier run under the same name. Two clusters on one host need two names.
