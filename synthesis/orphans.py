@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from storages.backends.s3 import S3Storage
 
 from synthesis.models import Job
 
@@ -66,10 +67,6 @@ SWEPT_FOLDERS = [("audio/", referenced_audio)]
 
 
 def _is_s3(storage) -> bool:
-    try:
-        from storages.backends.s3 import S3Storage
-    except ImportError:  # django-storages is optional for local installs
-        return False
     return isinstance(storage, S3Storage)
 
 
