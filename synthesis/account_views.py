@@ -9,11 +9,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from synthesis.models import ApiToken
+from synthesis.pages import render_page
 
 MAX_ACTIVE_TOKENS = 20
 
@@ -37,8 +37,7 @@ def _render(request, form, new_secret=None):
         "tokens": ApiToken.objects.for_user(request.user),
         "new_secret": new_secret,
     }
-    template = "account/tokens.html#token-panel" if request.htmx else "account/tokens.html"
-    return TemplateResponse(request, template, context)
+    return render_page(request, "account/tokens.html", context, partial="token-panel")
 
 
 @never_cache  # the POST response carries a secret: no cache may keep it

@@ -20,7 +20,6 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
@@ -30,6 +29,7 @@ from synthesis.access import get_job_for_user
 from synthesis.downloads import audio_response
 from synthesis.forms import SPEAKER_COLOURS, DialogueForm, voice_field_name
 from synthesis.models import Job, JobLimitExceeded
+from synthesis.pages import render_page
 from synthesis.providers import ProviderError, get_provider
 from synthesis.script import format_script
 
@@ -145,13 +145,9 @@ def finished_among(user, watch) -> list[Job]:
     return list(Job.objects.for_user(user).finished().filter(pk__in=ids[:PAGE_SIZE]).only("id", "title", "status"))
 
 
-def render_list(request, status, page, *, watch=(), partial=False, oob_messages=False):
+def render_list(request, status, page, *, watch=(), oob_messages=False):
     context = list_context(request.user, status, page, watch) | {"oob_messages": oob_messages}
-    template = "synthesis/job_list.html#job-list" if partial else "synthesis/job_list.html"
-    response = TemplateResponse(request, template, context)
-    # The same URL answers with a page or a fragment: caches must keep both.
-    patch_vary_headers(response, ("HX-Request",))
-    return response
+    return render_page(request, "synthesis/job_list.html", context, partial="job-list")
 
 
 @require_GET
@@ -159,7 +155,7 @@ def render_list(request, status, page, *, watch=(), partial=False, oob_messages=
 def job_list(request):
     status, page = list_state(request.GET)
     watch = [v for v in request.GET.get("watch", "").split(",") if v]
-    return render_list(request, status, page, watch=watch, partial=bool(request.htmx))
+    return render_list(request, status, page, watch=watch)
 
 
 def list_state_of_htmx_page(request) -> tuple[str, int]:
@@ -234,16 +230,10 @@ def detail_context(job: Job, *, notify_finished: bool = False) -> dict:
 @login_required
 def job_detail(request, job_id):
     job = get_job_for_user(request.user, job_id)
-    if request.htmx:
-        # Only the status section polls, and only while the job is active:
-        # an htmx GET that finds it finished is the moment it finished.
-        response = TemplateResponse(
-            request, "synthesis/job_detail.html#job-status", detail_context(job, notify_finished=True)
-        )
-    else:
-        response = TemplateResponse(request, "synthesis/job_detail.html", detail_context(job))
-    patch_vary_headers(response, ("HX-Request",))
-    return response
+    # Only the status section polls, and only while the job is active: an
+    # htmx GET that finds it finished is the moment it finished.
+    context = detail_context(job, notify_finished=bool(request.htmx))
+    return render_page(request, "synthesis/job_detail.html", context, partial="job-status")
 
 
 @require_http_methods(["GET", "POST"])
@@ -260,7 +250,7 @@ def job_cancel(request, job_id):
         messages.error(request, f"Only pending jobs can be cancelled; this one is {job.get_status_display().lower()}.")
     if request.htmx and request.htmx.target == "job-list":
         status, page = list_state_of_htmx_page(request)
-        return render_list(request, status, page, partial=True, oob_messages=True)
+        return render_list(request, status, page, oob_messages=True)
     if request.htmx:
         return TemplateResponse(
             request, "synthesis/job_detail.html#job-status", detail_context(job) | {"oob_messages": True}
@@ -285,7 +275,7 @@ def job_resubmit(request, job_id):
             messages.success(request, f"Resubmitted as job {new_job.pk}.")
     if request.htmx and request.htmx.target == "job-list":
         status, page = list_state_of_htmx_page(request)
-        return render_list(request, status, page, partial=True, oob_messages=True)
+        return render_list(request, status, page, oob_messages=True)
     target = reverse("job_detail", args=[(new_job or job).pk])
     if request.htmx:
         return HttpResponseClientRedirect(target)
@@ -357,9 +347,7 @@ def job_new(request):
         # picker per speaker, without judging the half-written dialogue.
         reset = bool(request.htmx) and request.htmx.trigger_name in ("provider", "language")
         form = DialogueForm(initial=request.POST.dict(), reset_voices=reset)
-        if request.htmx:
-            return TemplateResponse(request, "synthesis/job_new.html#voices", {"form": form})
-        return TemplateResponse(request, "synthesis/job_new.html", {"form": form})
+        return render_page(request, "synthesis/job_new.html", {"form": form}, partial="voices")
 
     form = DialogueForm(request.POST)
     if form.is_valid():
@@ -371,8 +359,7 @@ def job_new(request):
             messages.success(request, f"Job {job.pk} submitted. It appears below and updates by itself.")
             target = reverse("job_detail", args=[job.pk])
             return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
-    template = "synthesis/job_new.html#dialogue-form" if request.htmx else "synthesis/job_new.html"
-    return TemplateResponse(request, template, {"form": form})
+    return render_page(request, "synthesis/job_new.html", {"form": form}, partial="dialogue-form")
 
 
 @require_GET
