@@ -220,7 +220,7 @@ class JobAdmin(admin.ModelAdmin):
         meta = job.result_metadata or {}
         if not meta:
             return "—"
-        rows = [(key, value) for key, value in meta.items() if key != "turns"]
+        rows = [(key, value) for key, value in meta.items() if key not in ("turn_timings", "turns")]
         return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
     @admin.display(description="Audio")
@@ -232,7 +232,7 @@ class JobAdmin(admin.ModelAdmin):
 
     @admin.display(description="Turn timeline")
     def turn_timeline(self, job):
-        timings = (job.result_metadata or {}).get("turns") or []
+        timings = job.turn_timings
         if not timings:
             return "—"
         return format_html(
@@ -240,7 +240,7 @@ class JobAdmin(admin.ModelAdmin):
             format_html_join(
                 "",
                 "<tr><td>{}</td><td>{}</td><td>{} ms</td><td>{} ms</td></tr>",
-                [(t.get("index"), t.get("speaker"), t.get("start_ms"), t.get("end_ms")) for t in timings],
+                [(t.get("turn_index"), t.get("speaker"), t.get("start_ms"), t.get("end_ms")) for t in timings],
             ),
         )
 

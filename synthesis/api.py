@@ -88,17 +88,22 @@ def job_summary(job: Job) -> dict:
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "completed_at": job.completed_at.isoformat() if job.completed_at else None,
         "error_code": job.error_code or None,
-        "error_message": job.error_message or None,
+        # The original contract: a message only on failed jobs (why a cancelled
+        # job ended is in error_code, CANCELLED).
+        "error_message": (job.error_message or None) if job.status == Job.Status.FAILED else None,
         "duration_ms": job.result_metadata.get("duration_ms"),
         "download_url": f"/api/v1/jobs/{job.pk}/download" if job.status == Job.Status.COMPLETED else None,
     }
 
 
 def job_detail(job: Job) -> dict:
+    completed = job.status == Job.Status.COMPLETED
     return {
         **job_summary(job),
         "input_params": job.input_params,
-        "result_metadata": job.result_metadata,
+        # As the original contract says: only a completed job has a result and an audio file.
+        "result_metadata": job.result_metadata if completed and job.result_metadata else None,
+        "audio_file_id": str(job.audio_file_id) if completed and job.audio_file_id else None,
         "retry_count": job.retry_count,
         "expires_at": job.expires_at.isoformat() if job.expires_at else None,
     }

@@ -277,6 +277,9 @@ class Job(models.Model):
     input_params = models.JSONField()
 
     audio = models.FileField(upload_to=audio_upload_to, blank=True, max_length=255)
+    # The original contract's `audio_file_id`: the id of the completed job's
+    # audio file, set with it (a new one if the audio were ever replaced).
+    audio_file_id = models.UUIDField(null=True, blank=True, editable=False)
     result_metadata = models.JSONField(default=dict, blank=True)
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.TextField(blank=True)
@@ -358,6 +361,20 @@ class Job(models.Model):
     @property
     def output_format(self) -> str:
         return self.input_params.get("output_format", "mp3")
+
+    @property
+    def turn_timings(self) -> list[dict]:
+        """Where each turn is in the audio: ``[{turn_index, speaker, start_ms,
+        end_ms}]`` as the original contract names them. Results written before
+        migration 0004 (or by a worker still running older code during a
+        deploy) said ``turns: [{index, …}]``; both read the same."""
+        meta = self.result_metadata or {}
+        if "turn_timings" in meta:
+            return meta["turn_timings"] or []
+        return [
+            {"turn_index": t.get("index"), **{k: v for k, v in t.items() if k != "index"}}
+            for t in meta.get("turns") or []
+        ]
 
     @property
     def elapsed_ms(self) -> int | None:
@@ -442,6 +459,7 @@ class Job(models.Model):
             run_token=self.run_token,
             status=self.Status.COMPLETED,
             audio=audio_name,
+            audio_file_id=uuid.uuid4(),
             result_metadata=metadata,
             progress_done=self.progress_total,
             completed_at=timezone.now(),

@@ -115,13 +115,9 @@ def schemas() -> dict:
     return {
         "JobRequest": {
             "type": "object",
-            "required": ["turns", "voice_assignments"],
+            "required": ["provider", "turns", "voice_assignments"],
             "properties": {
-                "provider": {
-                    "type": "string",
-                    "default": settings.TTS_DEFAULT_PROVIDER,
-                    "description": "A provider name from GET /api/v1/voices.",
-                },
+                "provider": {"type": "string", "description": "A provider name from GET /api/v1/voices."},
                 "turns": {"type": "array", "minItems": 1, "maxItems": max_turns, "items": turn},
                 "voice_assignments": {
                     "type": "array",
@@ -152,14 +148,21 @@ def schemas() -> dict:
         },
         "JobDetail": {
             "type": "object",
-            "required": [*job_summary_props, "input_params", "result_metadata", "retry_count", "expires_at"],
+            "required": [
+                *job_summary_props,
+                "input_params",
+                "result_metadata",
+                "audio_file_id",
+                "retry_count",
+                "expires_at",
+            ],
             "additionalProperties": False,
             "properties": {
                 **job_summary_props,
                 "input_params": input_params,
                 "result_metadata": {
-                    "type": "object",
-                    "description": "Empty until the job completes.",
+                    "type": ["object", "null"],
+                    "description": "Null until the job completes.",
                     "properties": {
                         "duration_ms": {"type": "integer"},
                         "latency_ms": {"type": "integer"},
@@ -167,12 +170,14 @@ def schemas() -> dict:
                         "sample_rate": {"type": "integer"},
                         "format": {"type": "string"},
                         "size_bytes": {"type": "integer"},
-                        "turns": {
+                        "turn_timings": {
                             "type": "array",
+                            "description": "Where each turn is in the audio; `speaker` is an extension.",
                             "items": {
                                 "type": "object",
+                                "required": ["turn_index", "start_ms", "end_ms"],
                                 "properties": {
-                                    "index": {"type": "integer"},
+                                    "turn_index": {"type": "integer"},
                                     "speaker": {"type": "string"},
                                     "start_ms": {"type": "integer"},
                                     "end_ms": {"type": "integer"},
@@ -180,6 +185,11 @@ def schemas() -> dict:
                             },
                         },
                     },
+                },
+                "audio_file_id": {
+                    "type": ["string", "null"],
+                    "format": "uuid",
+                    "description": "The audio file's id; set only on completed jobs.",
                 },
                 "retry_count": {"type": "integer", "minimum": 0},
                 "expires_at": {**NULLABLE_TIMESTAMP, "description": "When the job and its audio are deleted."},

@@ -169,9 +169,10 @@ class SynthesisRun:
                 "sample_rate": mix.sample_rate,
                 "format": job.output_format,
                 "size_bytes": len(data),
-                "turns": [
+                # The original contract's shape; `speaker` is our addition.
+                "turn_timings": [
                     {
-                        "index": turn["index"],
+                        "turn_index": turn["index"],
                         "speaker": turn["speaker"],
                         "start_ms": round(start),
                         "end_ms": round(end),

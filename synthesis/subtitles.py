@@ -1,7 +1,8 @@
 """WebVTT and SRT subtitles from a finished job's per-turn timings.
 
-Plain functions: ``cues`` pairs each timed turn (``result_metadata["turns"]``:
-index, speaker, start_ms, end_ms) with its text from the job's input.
+Plain functions: ``cues`` pairs each timed turn (``Job.turn_timings``:
+turn_index, speaker, start_ms, end_ms) with its text and speaker from the
+job's input.
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ class Cue:
 
 
 def cues(input_turns: list[dict], timed_turns: list[dict]) -> list[Cue]:
-    text_by_index = {turn["index"]: turn["text"] for turn in input_turns}
-    return [
-        Cue(turn["speaker"], text_by_index.get(turn["index"], ""), int(turn["start_ms"]), int(turn["end_ms"]))
-        for turn in sorted(timed_turns, key=lambda t: t["start_ms"])
-    ]
+    by_index = {turn["index"]: turn for turn in input_turns}
+    cue_list = []
+    for timed in sorted(timed_turns, key=lambda t: t["start_ms"]):
+        # The speaker comes from the input: `speaker` in the timings is our
+        # extension of the original contract's {turn_index, start_ms, end_ms}.
+        turn = by_index.get(timed["turn_index"], {})
+        speaker = turn.get("speaker", timed.get("speaker", ""))
+        cue_list.append(Cue(speaker, turn.get("text", ""), int(timed["start_ms"]), int(timed["end_ms"])))
+    return cue_list
 
 
 def _timestamp(ms: int, separator: str) -> str:

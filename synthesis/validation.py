@@ -69,9 +69,13 @@ def clean_job_request(data) -> tuple[str, dict]:
     errors: dict[str, str] = {}
     providers = available_providers()
 
-    provider_name = data.get("provider", settings.TTS_DEFAULT_PROVIDER)
+    # Required, as in the original contract: a client must say which engine
+    # (and so which bill) its job goes to.
+    provider_name = data.get("provider")
     provider = None
-    if not isinstance(provider_name, str) or provider_name not in providers:
+    if provider_name is None:
+        errors["provider"] = f"Required: the provider to synthesize with; available: {', '.join(sorted(providers))}."
+    elif not isinstance(provider_name, str) or provider_name not in providers:
         errors["provider"] = f"Unknown provider {provider_name!r}; available: {', '.join(sorted(providers))}."
     else:
         provider = providers[provider_name]

@@ -195,13 +195,13 @@ def detail_context(job: Job, *, notify_finished: bool = False) -> dict:
     duration = job.result_metadata.get("duration_ms") or 0
     if job.status == Job.Status.COMPLETED and duration:
         text_by_index = {t["index"]: t["text"] for t in turns}
-        for timed in job.result_metadata.get("turns", []):
+        for timed in job.turn_timings:
             start, end = timed["start_ms"], timed["end_ms"]
             timeline.append(
                 {
                     "speaker": timed["speaker"],
                     "colour": colour.get(timed["speaker"], 0),
-                    "text": text_by_index.get(timed["index"], ""),
+                    "text": text_by_index.get(timed["turn_index"], ""),
                     "start_ms": start,
                     "start_s": f"{start / 1000:.3f}",
                     "end_ms": end,
@@ -302,7 +302,7 @@ def job_download(request, job_id):
 @login_required
 def job_subtitles(request, job_id, fmt):
     job = get_job_for_user(request.user, job_id)
-    timed = job.result_metadata.get("turns") if job.status == Job.Status.COMPLETED else None
+    timed = job.turn_timings if job.status == Job.Status.COMPLETED else None
     if not timed:
         raise Http404("This job has no timings yet.")
     cue_list = subtitles.cues(job.input_params["turns"], timed)

@@ -1,6 +1,7 @@
 """Jobs in a given state, written straight to the table, for tests of the
 staff and operator tools (admin, cleanup, stats) that need many of them."""
 
+import uuid
 from datetime import timedelta
 
 from django.core.files.base import ContentFile
@@ -38,6 +39,7 @@ def make_job(
     if status == Job.Status.PROCESSING:
         values.update(heartbeat_at=now, deadline_at=now + timedelta(minutes=10), worker_name="test")
     if status == Job.Status.COMPLETED:
+        values["audio_file_id"] = uuid.uuid4()
         values["result_metadata"] = {
             "duration_ms": 2500,
             "latency_ms": 800,
@@ -45,7 +47,7 @@ def make_job(
             "synthesis_mode": "segmented",
             "format": "mp3",
             "sample_rate": 22050,
-            "turns": [{"index": 0, "speaker": "Alice", "start_ms": 0, "end_ms": 900}],
+            "turn_timings": [{"turn_index": 0, "speaker": "Alice", "start_ms": 0, "end_ms": 900}],
         }
     values.update(fields)
     job = Job.objects.create(**values)

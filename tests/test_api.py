@@ -55,7 +55,9 @@ def test_submitted_job_runs_to_completed_audio(alice_client):
     assert detail["progress"] == {"done": 3, "total": 3}
     meta = detail["result_metadata"]
     assert meta["synthesis_mode"] == "segmented"
-    assert [t["speaker"] for t in meta["turns"]] == ["Alice", "Bob", "Carol"]
+    assert [(t["turn_index"], t["speaker"]) for t in meta["turn_timings"]] == [(0, "Alice"), (1, "Bob"), (2, "Carol")]
+    assert all(t["start_ms"] < t["end_ms"] for t in meta["turn_timings"])
+    assert uuid.UUID(detail["audio_file_id"])
     download = alice_client.get(f"/api/v1/jobs/{job_id}/download")
     assert download.status_code == 200
     assert download["Content-Type"] == "audio/mpeg"
@@ -182,3 +184,12 @@ def test_voices_lists_espeak_catalog(alice_client):
 
 def test_wrong_method_is_405(alice_client):
     assert alice_client.put("/api/v1/jobs").status_code == 405
+
+
+def test_result_and_audio_file_id_only_on_completed_jobs(alice_client):
+    detail = post_job(alice_client, dialogue()).json()
+    assert detail["result_metadata"] is None and detail["audio_file_id"] is None
+    run_synthesis(detail["id"])
+    done = alice_client.get(f"/api/v1/jobs/{detail['id']}").json()
+    assert done["result_metadata"]["duration_ms"] > 0
+    assert done["audio_file_id"] == str(Job.objects.get(pk=detail["id"]).audio_file_id)

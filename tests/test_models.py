@@ -131,3 +131,43 @@ def test_titles_and_expiry(alice, settings):
     assert job.expires_at is None
     job.cancel()
     assert job.expires_at == job.completed_at + timedelta(days=settings.TTS_CANCELLED_RETENTION_DAYS)
+
+
+@pytest.mark.django_db
+def test_results_stored_in_the_old_shape_read_as_the_original_contracts(alice):
+    """Jobs completed before migration 0004 (or by a worker still on older
+    code during a deploy) stored ``turns: [{index, …}]``."""
+    old = {"duration_ms": 900, "turns": [{"index": 0, "speaker": "Alice", "start_ms": 0, "end_ms": 900}]}
+    job = Job(owner=alice, provider="espeak", input_params=params(), status=Job.Status.COMPLETED, result_metadata=old)
+    assert job.turn_timings == [{"turn_index": 0, "speaker": "Alice", "start_ms": 0, "end_ms": 900}]
+
+
+@pytest.mark.django_db
+def test_migration_0003_converts_stored_results_and_gives_audio_an_id(alice):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("synthesis.migrations.0004_original_contract_results")
+    old = {"duration_ms": 900, "turns": [{"index": 0, "speaker": "Alice", "start_ms": 0, "end_ms": 900}]}
+    job = Job.objects.create(
+        owner=alice,
+        provider="espeak",
+        input_params=params(),
+        status=Job.Status.COMPLETED,
+        result_metadata=old,
+        audio="audio/old.mp3",
+    )
+    pending = Job.objects.create(owner=alice, provider="espeak", input_params=params())
+    migration.to_turn_timings(apps, None)
+    job.refresh_from_db()
+    assert job.result_metadata == {
+        "duration_ms": 900,
+        "turn_timings": [{"turn_index": 0, "speaker": "Alice", "start_ms": 0, "end_ms": 900}],
+    }
+    assert job.audio_file_id is not None
+    pending.refresh_from_db()
+    assert pending.audio_file_id is None and pending.result_metadata == {}
+    migration.to_turns(apps, None)
+    job.refresh_from_db()
+    assert job.result_metadata == old

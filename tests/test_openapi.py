@@ -126,7 +126,7 @@ def test_real_responses_match_the_document(alice, bob, settings):
     check(api.get(f"{job_url}/download"), 404)  # JOB_NOT_COMPLETED
     assert run_synthesis(first["id"]) == "completed"
     detail = check(api.get(job_url), 200).json()
-    assert detail["result_metadata"]["turns"]
+    assert detail["result_metadata"]["turn_timings"]
     download = check(api.get(f"{job_url}/download"), 200)
     assert download["Content-Type"] == "audio/mpeg"
     size = int(download["Content-Length"])

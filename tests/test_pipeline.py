@@ -42,7 +42,8 @@ def test_completed_job_has_exact_metadata(alice, _media_root):
         audio = decode(f.read())
     assert abs(audio.duration_ms - meta["duration_ms"]) <= 50
     assert meta["latency_ms"] >= 0 and meta["synthesis_mode"] == "segmented"
-    turns = meta["turns"]
+    turns = meta["turn_timings"]
+    assert [t["turn_index"] for t in turns] == [0, 1, 2]
     assert turns[0]["start_ms"] == 0
     assert turns[-1]["end_ms"] == meta["duration_ms"]
     for before, after in zip(turns, turns[1:]):
@@ -68,7 +69,7 @@ def test_distinct_speakers_get_distinct_voices(alice):
     job.refresh_from_db()
     with job.audio.open("rb") as f:
         audio = decode(f.read())
-    a, b = job.result_metadata["turns"]
+    a, b = job.result_metadata["turn_timings"]
     sr = audio.sample_rate
     first = audio.samples[a["start_ms"] * sr // 1000 : a["end_ms"] * sr // 1000]
     second = audio.samples[b["start_ms"] * sr // 1000 : b["end_ms"] * sr // 1000]

@@ -88,8 +88,8 @@ def test_dialogue_job_completes_natively_in_one_request(azure, alice):
         ("en-US-GuyNeural", "Hi Alice. How are you today?"),
         ("en-US-JennyNeural", "Fine."),
     ]
-    assert [t["speaker"] for t in meta["turns"]] == ["Alice", "Bob", "Alice"]
-    assert all(t["end_ms"] > t["start_ms"] for t in meta["turns"])
+    assert [t["speaker"] for t in meta["turn_timings"]] == ["Alice", "Bob", "Alice"]
+    assert all(t["end_ms"] > t["start_ms"] for t in meta["turn_timings"])
     assert abs(decode(job.audio.read()).duration_ms - meta["duration_ms"]) <= 1
     assert job.progress_done == 3
 

@@ -88,7 +88,7 @@ def test_dialogue_job_completes_natively_in_one_request(elevenlabs, alice):
     assert meta["synthesis_mode"] == "native"
     assert len(elevenlabs.synthesis_requests) == 1
     assert abs(decode(job.audio.read()).duration_ms - meta["duration_ms"]) <= 1
-    assert [t["speaker"] for t in meta["turns"]] == ["Alice", "Bob", "Alice"]
+    assert [t["speaker"] for t in meta["turn_timings"]] == ["Alice", "Bob", "Alice"]
 
 
 def test_long_dialogue_is_split_into_requests_at_turn_boundaries(elevenlabs, alice, settings):

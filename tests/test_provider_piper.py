@@ -50,7 +50,7 @@ def test_dialogue_job_completes_for_real_and_loads_the_model_once(piper, alice, 
     audio = decode(first.audio.read())
     assert abs(audio.duration_ms - meta["duration_ms"]) <= 1
     assert meta["duration_ms"] > 2000  # three spoken lines plus two gaps
-    assert [t["speaker"] for t in meta["turns"]] == ["Alice", "Bob", "Alice"]
+    assert [t["speaker"] for t in meta["turn_timings"]] == ["Alice", "Bob", "Alice"]
 
 
 def test_a_forked_worker_loads_its_own_model(piper, fresh_process_models):

@@ -6,9 +6,10 @@ INPUT = [
     {"index": 0, "speaker": "Alice", "text": "Hello <there> & welcome."},
     {"index": 1, "speaker": "Bob", "text": "Hi.\n\nTwo paragraphs --> one line."},
 ]
+# The original contract's shape: no speaker in the timings; it comes from the input.
 TIMED = [
-    {"index": 1, "speaker": "Bob", "start_ms": 2200, "end_ms": 3723_456},
-    {"index": 0, "speaker": "Alice", "start_ms": 0, "end_ms": 2000},
+    {"turn_index": 1, "start_ms": 2200, "end_ms": 3723_456},
+    {"turn_index": 0, "start_ms": 0, "end_ms": 2000},
 ]
 
 

@@ -109,7 +109,7 @@ def test_limits_are_settings(alice_client, settings):
 
 def test_defaults_fill_in_optional_fields(alice_client):
     body = dialogue()
-    for key in ("gap_ms", "crossfade_ms", "output_format", "language", "provider"):
+    for key in ("gap_ms", "crossfade_ms", "output_format", "language"):
         body.pop(key)
     for turn in body["turns"]:
         turn.pop("index")
@@ -118,6 +118,17 @@ def test_defaults_fill_in_optional_fields(alice_client):
     params = response.json()["input_params"]
     assert (params["gap_ms"], params["crossfade_ms"], params["output_format"]) == (300, 50, "mp3")
     assert [t["index"] for t in params["turns"]] == [0, 1, 2]
+
+
+def test_provider_is_required_as_in_the_original_contract(alice_client):
+    body = dialogue()
+    body.pop("provider")
+    response = alice_client.post("/api/v1/jobs", data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"] == "VALIDATION_ERROR"
+    assert list(response.json()["details"]) == ["provider"]
+    assert "Required" in response.json()["details"]["provider"]
+    assert Job.objects.count() == 0
 
 
 def test_turns_are_ordered_by_index(alice_client):

@@ -193,7 +193,7 @@ def test_completed_detail_has_player_timeline_downloads_and_expiry(alice_client,
         r'class="segment spk-(\d)".*?data-seek="([\d.]+)".*?style="left: ([\d.]+)%; width: ([\d.]+)%"', html, re.S
     )
     assert [s[0] for s in segments] == ["0", "1", "2"]  # one colour per speaker
-    timed = job.result_metadata["turns"]
+    timed = job.result_metadata["turn_timings"]
     assert [float(s[1]) for s in segments] == [t["start_ms"] / 1000 for t in timed]
     assert float(segments[0][2]) == 0
     assert float(segments[-1][2]) + float(segments[-1][3]) == pytest.approx(100, abs=0.01)
@@ -365,8 +365,11 @@ def test_subtitles_follow_the_turn_timings(alice_client, alice):
     vtt = response.content.decode()
     assert vtt.startswith("WEBVTT\n") and "<v Carol>Good morning, both of you." in vtt
     srt = alice_client.get(reverse("job_subtitles_srt", args=[job.pk])).content.decode()
-    last = job.result_metadata["turns"][-1]
-    assert srt.splitlines()[:2] == ["1", "00:00:00,000 --> " + _srt_time(job.result_metadata["turns"][0]["end_ms"])]
+    last = job.result_metadata["turn_timings"][-1]
+    assert srt.splitlines()[:2] == [
+        "1",
+        "00:00:00,000 --> " + _srt_time(job.result_metadata["turn_timings"][0]["end_ms"]),
+    ]
     assert _srt_time(last["end_ms"]) in srt and "Bob: Hi Alice. How are you?" in srt
 
 

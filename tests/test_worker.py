@@ -55,9 +55,9 @@ def test_a_submitted_dialogue_becomes_stored_audio(worker_cluster, alice):
     # and these three voices take different times), and no two are equal.
     espeak = get_provider("espeak")
     voice_of = {a["speaker"]: a["voice_id"] for a in body["voice_assignments"]}
-    lengths = [t["end_ms"] - t["start_ms"] for t in job.result_metadata["turns"]]
+    lengths = [t["end_ms"] - t["start_ms"] for t in job.result_metadata["turn_timings"]]
     expected = [
-        espeak.synthesize(words, voice_of[t["speaker"]], "en").duration_ms for t in job.result_metadata["turns"]
+        espeak.synthesize(words, voice_of[t["speaker"]], "en").duration_ms for t in job.result_metadata["turn_timings"]
     ]
     assert lengths == pytest.approx(expected, abs=2)
     assert len(set(lengths)) == 3

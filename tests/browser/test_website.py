@@ -88,7 +88,7 @@ def test_write_submit_and_watch_the_job_finish(page, live_server, alice, log_in,
     # A click on the third turn of the timeline plays from there.
     segments = page.locator(".timeline a[data-seek]")
     expect(segments).to_have_count(4)
-    third_start = job.result_metadata["turns"][2]["start_ms"] / 1000
+    third_start = job.result_metadata["turn_timings"][2]["start_ms"] / 1000
     segments.nth(2).click()
     page.wait_for_function(f"document.getElementById('player').currentTime > {third_start}")
     assert player.evaluate("a => !a.paused || a.ended")
