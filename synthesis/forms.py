@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from synthesis.audio import OUTPUT_FORMATS
 from synthesis.providers import available_providers, get_provider
-from synthesis.script import ScriptError, Turn, parse_script, speakers_of
+from synthesis.script import ScriptError, ScriptNote, Turn, read_script, speakers_of
 from synthesis.validation import (
     CROSSFADE_RANGE,
     DEFAULT_CROSSFADE_MS,
@@ -109,8 +109,11 @@ class DialogueForm(forms.Form):
         self.fields["language"].widget.choices = language_choices(self.provider)
         self.fields["language"].initial = DEFAULT_LANGUAGE
 
+        self.script_notes: list[ScriptNote] = []
         try:
-            self.turns: list[Turn] = parse_script(raw.get("script") or "")
+            script = read_script(raw.get("script") or "")
+            self.turns: list[Turn] = script.turns
+            self.script_notes = script.notes
             self.script_error = None
         except ScriptError as error:
             self.turns, self.script_error = [], error

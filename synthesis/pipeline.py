@@ -19,6 +19,7 @@ from django_q.exceptions import TimeoutException
 from synthesis import audio
 from synthesis.audio import Audio
 from synthesis.providers import ProviderError, get_provider
+from synthesis.speakable import has_speech, speakable
 
 log = logging.getLogger("synthesis.jobs")
 
@@ -122,11 +123,26 @@ class SynthesisRun:
                 )
                 self.sleep(delay)
 
+    def spoken_turns(self) -> list[dict]:
+        """The turns as the engines get them: without emoji, kaomoji and
+        punctuation runs (synthesis.speakable), whichever the provider. A turn
+        with nothing left to say ends the job before any engine is paid."""
+        turns = []
+        for position, turn in enumerate(self.job.input_params["turns"]):
+            text = speakable(turn["text"])
+            if not has_speech(text):
+                raise RunAborted(
+                    "NO_AUDIO",
+                    f"Turn {position + 1} ({turn['speaker']}) has nothing to say once emoji and symbols are left out.",
+                )
+            turns.append(turn | {"text": text})
+        return turns
+
     def synthesize_turns(self, provider) -> tuple[list[Audio], str]:
         params = self.job.input_params
         voices = {a["speaker"]: a["voice_id"] for a in params["voice_assignments"]}
         language = params.get("language")
-        turns = params["turns"]
+        turns = self.spoken_turns()
         pieces: list[Audio] = []
         if provider.capabilities.native_multi_speaker:
             for batch in batches_for(turns, provider.capabilities):

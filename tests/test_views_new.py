@@ -58,6 +58,17 @@ def test_typing_shows_one_picker_per_speaker_with_different_defaults(alice_clien
     assert not Job.objects.exists()
 
 
+def test_chinese_script_with_full_width_colons_gets_pickers_and_a_note_on_a_quotation(alice_client):
+    script = "甲：你好，今天天氣很好。\n【主持人】：歡迎。\n他說：「走吧」\nBob 😀: Me too"
+    data = {"action": "refresh", "script": script, "provider": "espeak"}
+    html = alice_client.post(reverse("job_new"), data, **HX).content.decode()
+    for speaker in ("甲", "主持人", "Bob 😀"):
+        assert f'name="voice:{speaker}"' in html
+    assert "3 speakers, 3 turns" in html
+    notes = html.split('id="script-notes"', 1)[1].split("</ul>", 1)[0]
+    assert "Line 3:" in notes and "quotation" in notes and "主持人" in notes
+
+
 def test_refresh_keeps_chosen_voices_but_a_new_language_resets_them(alice_client):
     data = {"action": "refresh", "script": SCRIPT, "language": "en-us", "provider": "espeak", "voice:Bob": "en-gb+f4"}
     html = alice_client.post(reverse("job_new"), data, **HX).content.decode()

@@ -18,6 +18,7 @@ import threading
 import numpy as np
 
 from synthesis.audio import Audio
+from synthesis.speakable import speakable
 
 from .base import Capabilities, PermanentProviderError, Provider, Voice
 
@@ -102,6 +103,8 @@ class _Engine:
         ]  # fmt: skip
         lib.espeak_Synth.restype = ctypes.c_int
         lib.espeak_Synchronize.restype = ctypes.c_int
+        lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
 
         # The wheel's data path must be given explicitly: the library's compiled-in
         # default points at the wheel's build folder. It returns the sample rate.
@@ -135,6 +138,20 @@ class _Engine:
         while result[len(voices)]:
             voices.append(result[len(voices)].contents)
         return voices
+
+    def phonemes(self, text: bytes, library_voice: bytes) -> str:
+        """What the engine would say, as its phoneme mnemonics, clause by clause."""
+        if self.lib.espeak_SetVoiceByName(library_voice) != EE_OK:
+            raise PermanentProviderError("This voice is not available.", code="VOICE_NOT_FOUND")
+        buffer = ctypes.create_string_buffer(text)
+        # The library advances the pointer clause by clause and sets it to NULL at the end.
+        position = ctypes.c_void_p(ctypes.addressof(buffer))
+        clauses = []
+        while position.value:
+            clause = self.lib.espeak_TextToPhonemes(ctypes.byref(position), espeakCHARS_UTF8, 0)
+            if clause:
+                clauses.append(clause.decode("utf-8", errors="replace").strip())
+        return " ".join(c for c in clauses if c)
 
     def synthesize(self, text: bytes, library_voice: bytes) -> np.ndarray:
         if self.lib.espeak_SetVoiceByName(library_voice) != EE_OK:
@@ -238,7 +255,8 @@ def _get_catalog() -> dict[str, tuple[Voice, bytes]]:
 
 
 def _prepare_text(text: str) -> bytes:
-    text = CONTROL_CHARS.sub(" ", text)
+    # The pipeline already did this for jobs; previews and direct callers too.
+    text = CONTROL_CHARS.sub(" ", speakable(text))
     # Lone surrogates (e.g. from a JSON "\ud800") can't be encoded; they carry no speech.
     return text.encode("utf-8", errors="ignore")
 
@@ -310,6 +328,16 @@ class EspeakProvider(Provider):
             return (v.id != preferred, v.id != wanted, library_basename(v) != wanted, v.id)
 
         return [v.id for v in sorted(matches, key=rank)][:2]
+
+    def phonemes(self, text: str, voice_id: str) -> str:
+        """The phonemes eSpeak would speak for ``text`` (after the same
+        preparation as synthesis): what tests compare to prove emoji and
+        symbols are not read aloud."""
+        catalog = _get_catalog()
+        if voice_id not in catalog:
+            raise PermanentProviderError(f"The voice “{voice_id}” does not exist in eSpeak NG.", code="VOICE_NOT_FOUND")
+        with _lock:
+            return _get_engine().phonemes(_prepare_text(text), catalog[voice_id][1])
 
     def synthesize(self, text: str, voice_id: str, language: str | None = None) -> Audio:
         """``language`` is ignored: an eSpeak voice is a language."""
