@@ -2,6 +2,9 @@
 
 import numpy as np
 import pytest
+import regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from synthesis.audio import Audio
 from synthesis.providers import http
@@ -52,13 +55,68 @@ def test_error_detail_reads_each_services_shape(body, expected):
 
 def test_split_text_prefers_sentence_ends():
     text = "One two three. Four five six. Seven eight nine."
-    assert http.split_text(text, 30) == ["One two three. Four five six.", "Seven eight nine."]
+    assert http.split_text(text, 30) == ["One two three. Four five six. ", "Seven eight nine."]
     assert http.split_text(text, 1000) == [text]
 
 
 def test_split_text_falls_back_to_words_and_then_characters():
-    assert http.split_text("aaaa bbbb cccc", 9) == ["aaaa bbbb", "cccc"]
+    assert http.split_text("aaaa bbbb cccc", 9) == ["aaaa bbbb", " cccc"]
     assert http.split_text("abcdefghij", 4) == ["abcd", "efgh", "ij"]
+
+
+def test_split_text_cuts_chinese_at_sentence_ends():
+    text = "今天天氣很好。我們去公園散步吧！你覺得怎麼樣？好啊，走吧；不過要帶傘。"
+    assert http.split_text(text, 12) == [
+        "今天天氣很好。",
+        "我們去公園散步吧！",
+        "你覺得怎麼樣？",
+        "好啊，走吧；不過要帶傘。",
+    ]
+    # Never "…天天氣很" when a sentence end is within reach.
+    assert http.split_text(text, 20) == ["今天天氣很好。我們去公園散步吧！", "你覺得怎麼樣？好啊，走吧；不過要帶傘。"]
+    # A closing quote stays with its sentence.
+    assert http.split_text("他說：「今天天氣很好。」然後走了。", 12) == ["他說：「今天天氣很好。」", "然後走了。"]
+
+
+def test_split_text_never_cuts_a_number():
+    pieces = http.split_text("Pi is 3.14159 and e is 2.71828, roughly; 1,000,000 people.", 12)
+    assert "".join(pieces) == "Pi is 3.14159 and e is 2.71828, roughly; 1,000,000 people."
+    assert "3.14159 " in pieces[1] and any(p.startswith("1,000,000") for p in pieces)
+
+
+# A word or number: letters and digits, with . , : between digits (3.14, 1,000, 10:30).
+WORD = regex.compile(r"[\p{Latin}\p{Cyrillic}\p{Hangul}\d]+(?:[.,:]\d+)*")
+ALPHABET = st.sampled_from(list("今天氣很好我們去公園ひらがなカナ abcXYZ 0123456789 .,!?。！？；，、「」：:"))
+
+
+@given(text=st.text(ALPHABET, max_size=200), limit=st.integers(min_value=12, max_value=60))
+@settings(max_examples=300, deadline=None, database=None)
+def test_split_text_property_rejoins_and_never_cuts_a_word_or_number(text, limit):
+    pieces = http.split_text(text, limit)
+    assert "".join(pieces) == text
+    assert all(0 < len(piece) <= limit for piece in pieces) or text == ""
+    cuts, position = set(), 0
+    for piece in pieces[:-1]:
+        position += len(piece)
+        cuts.add(position)
+    for word in WORD.finditer(text):
+        if len(word[0]) <= limit:
+            assert not any(word.start() < cut < word.end() for cut in cuts), (word[0], pieces)
+
+
+@given(
+    sentences=st.lists(st.text(st.sampled_from(list("今天氣很好我們去公園，")), min_size=1, max_size=9), min_size=2),
+    ends=st.lists(st.sampled_from(list("。！？；")), min_size=30, max_size=30),
+    limit=st.integers(min_value=10, max_value=40),
+)
+@settings(max_examples=200, deadline=None, database=None)
+def test_split_text_property_chinese_pieces_end_at_sentence_ends(sentences, ends, limit):
+    text = "".join(s + ends[i % len(ends)] for i, s in enumerate(sentences))
+    pieces = http.split_text(text, limit)
+    assert "".join(pieces) == text
+    # Every sentence fits the limit, so every piece but the last ends one.
+    for piece in pieces[:-1]:
+        assert piece[-1] in "。！？；", pieces
 
 
 def test_plan_requests_splits_only_when_needed():

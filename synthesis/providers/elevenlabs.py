@@ -117,7 +117,7 @@ class ElevenLabsProvider(Provider):
 
     def synthesize(self, text: str, voice_id: str, language: str | None = None) -> Audio:
         pieces = []
-        for part in http.split_text(text, MAX_TTS_CHARS):
+        for part in http.request_texts(text, MAX_TTS_CHARS):
             response = self._call(
                 "POST",
                 f"/v1/text-to-speech/{urllib.parse.quote(voice_id, safe='')}",

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC
 
 import numpy as np
+import regex
 
 from synthesis.audio import Audio, decode
 
@@ -293,39 +294,59 @@ class VoiceListCache:
             return list(self._voices)
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？;:])\s+")
+# Where a long turn may be cut, best first. Each pattern matches the text
+# just before a cut: CJK sentence ends need no space after them ("好。我"),
+# ASCII ones do ("3.14" and "e.g.x" are not sentence ends); closing quotes
+# and brackets stay with their sentence.
+_CLOSERS = "」』”’）)\\]】》〉\"'"
+_CUTS = [
+    regex.compile(rf"(?:[。！？；｡]|[.!?;…]+(?=[{_CLOSERS}]*(?:\s|\Z)))[{_CLOSERS}]*"),
+    regex.compile(rf"(?:[,:](?=[{_CLOSERS}]*\s)|[，、：])[{_CLOSERS}]*"),
+    _SPACES := regex.compile(r"\s+"),
+    # Last resort in Chinese and Japanese, written without spaces: between two
+    # ideographs or kana, never inside a run of letters or digits.
+    regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}ー](?=[\p{Han}\p{Hiragana}\p{Katakana}ー])"),
+]
 
 
 def split_text(text: str, limit: int) -> list[str]:
-    """Split ``text`` into pieces of at most ``limit`` characters, at sentence
-    ends where possible, then at spaces, and only as a last resort mid-word.
+    """Split ``text`` into pieces of at most ``limit`` characters that join
+    back to exactly ``text``: at sentence ends where possible (。！？； in
+    CJK text, ``. ! ?`` followed by a space elsewhere), then at clause
+    punctuation, then at spaces, then between two CJK characters; never
+    inside a word or a number unless one alone is longer than ``limit``.
     Used for a single turn longer than a service accepts in one request."""
-    if len(text) <= limit:
-        return [text]
-    return _pack((part for sentence in _SENTENCE_END.split(text) for part in _hard_split(sentence, limit)), limit)
-
-
-def _hard_split(sentence: str, limit: int) -> list[str]:
-    if len(sentence) <= limit:
-        return [sentence]
-    words = []
-    for word in sentence.split():
-        words.extend(word[i : i + limit] for i in range(0, len(word), limit))
-    return _pack(words, limit)
-
-
-def _pack(parts, limit: int) -> list[str]:
-    """Join consecutive parts with spaces into pieces of at most ``limit``."""
-    pieces, current = [], ""
-    for part in parts:
-        if current and len(current) + 1 + len(part) > limit:
-            pieces.append(current)
-            current = part
-        else:
-            current = f"{current} {part}" if current else part
-    if current:
-        pieces.append(current)
+    pieces, start = [], 0
+    while len(text) - start > limit:
+        window_end = start + limit
+        cut = None
+        # A little past the window, so lookaheads see what follows it.
+        search_end = min(len(text), window_end + 16)
+        for pattern in _CUTS:
+            matches = pattern.finditer(text, start, search_end)
+            if pattern is _SPACES:
+                # A space just past the window is a word boundary at its end.
+                ends = [min(m.end(), window_end) for m in matches if start < m.start() <= window_end]
+            else:
+                ends = [m.end() for m in matches if start < m.end() <= window_end]
+            if ends:
+                cut = ends[-1]
+                break
+        if cut is None:
+            cut = window_end  # one word longer than the limit: nothing else to do
+        while cut < window_end and text[cut].isspace():
+            cut += 1  # the spaces after a cut end the piece, not start the next
+        pieces.append(text[start:cut])
+        start = cut
+    if start < len(text) or not pieces:
+        pieces.append(text[start:])
     return pieces
+
+
+def request_texts(text: str, limit: int) -> list[str]:
+    """split_text's pieces as a service gets them: without the spaces at a
+    cut, and none that is only spaces."""
+    return [piece.strip() for piece in split_text(text, limit) if piece.strip()]
 
 
 def decode_audio(data: bytes, service: str) -> Audio:
@@ -356,7 +377,7 @@ def plan_requests(turns: list[tuple[str, str]], max_chars: int, max_items: int) 
     Each entry is (turn index, text, voice_id)."""
     requests, current, chars = [], [], 0
     for index, (text, voice_id) in enumerate(turns):
-        for part in split_text(text, max_chars):
+        for part in request_texts(text, max_chars):
             if current and (chars + len(part) > max_chars or len(current) >= max_items):
                 requests.append(current)
                 current, chars = [], 0

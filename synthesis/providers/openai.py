@@ -98,7 +98,7 @@ class OpenAIProvider(Provider):
 
     def synthesize(self, text: str, voice_id: str, language: str | None = None) -> Audio:
         """``language`` is not part of this API: the voices read any language."""
-        pieces = [self._request(part, voice_id) for part in http.split_text(text, settings.TTS_OPENAI_MAX_CHARS)]
+        pieces = [self._request(part, voice_id) for part in http.request_texts(text, settings.TTS_OPENAI_MAX_CHARS)]
         if len(pieces) == 1:
             return pieces[0]
         rate = pieces[0].sample_rate
