@@ -11,8 +11,10 @@ import re
 from django import forms
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from synthesis.audio import OUTPUT_FORMATS
+from synthesis.language import LANGUAGE_NAMES, engine_tag, language_of_all, same_language
 from synthesis.providers import available_providers, get_provider
 from synthesis.script import ScriptError, ScriptNote, Turn, read_script, speakers_of
 from synthesis.validation import (
@@ -24,7 +26,8 @@ from synthesis.validation import (
     clean_job_request,
 )
 
-DEFAULT_LANGUAGE = "en-us"
+# "": each speaker's language is read from their lines (synthesis.language).
+DEFAULT_LANGUAGE = ""
 # Speaker colours cycle through this many CSS classes (spk-0 … spk-7).
 SPEAKER_COLOURS = 8
 ERROR_KEY = re.compile(r"^(?P<list>turns|voice_assignments)\[(?P<position>\d+)\](?:\.(?P<field>\w+))?$")
@@ -37,20 +40,23 @@ def voice_field_name(speaker: str) -> str:
 
 
 def language_choices(provider) -> list[tuple[str, str]]:
-    """The languages the provider has voices for, named by their plain voice."""
+    """Automatic first, then the languages the provider has voices for,
+    named by their plain voice."""
     names = {}
     for voice in provider.voices() if provider else []:
         if voice.language not in names or "+" not in voice.id:
             names[voice.language] = voice.name
-    return sorted(names.items(), key=lambda item: item[1].lower())
+    return [("", _("Automatic (from the text)")), *sorted(names.items(), key=lambda item: item[1].lower())]
 
 
-def voices_for_language(provider, language: str) -> list:
-    """The provider's voices for ``language`` and its regional variants
-    ("en-us" also lists en-gb, en-029...): a picker of dozens, not hundreds."""
-    family = (language or "").split("-")[0].lower()
+def voices_for_language(provider, language: str | None) -> list:
+    """The provider's voices that speak ``language``, its regional variants
+    included ("en-us" also lists en-gb; "zh-TW" lists Mandarin voices): a
+    picker of dozens, not hundreds. All of them when none does (a service
+    whose voices read any language)."""
     voices = provider.voices() if provider else []
-    return [v for v in voices if v.language.lower() == family or v.language.lower().startswith(family + "-")]
+    speaking = [v for v in voices if same_language(v.language, language)]
+    return speaking or voices
 
 
 class DialogueForm(forms.Form):
@@ -65,7 +71,7 @@ class DialogueForm(forms.Form):
     # Plain text fields with select widgets: which values are allowed is
     # clean_job_request's call, not a second list here.
     provider = forms.CharField(label="Engine", widget=forms.Select)
-    language = forms.CharField(label="Language", widget=forms.Select)
+    language = forms.CharField(label="Language", widget=forms.Select, required=False)
     output_format = forms.CharField(
         label="Format",
         initial="mp3",
@@ -120,16 +126,40 @@ class DialogueForm(forms.Form):
         self.speakers = speakers_of(self.turns)
         self._add_voice_fields(raw, reset_voices)
 
+    def speaker_languages(self) -> dict[str, str | None]:
+        """Each speaker's language: the one chosen for the dialogue, else the
+        one their lines are written in (None for a speaker with no letters)."""
+        if self.language:
+            return dict.fromkeys(self.speakers, self.language)
+        return {
+            speaker: language_of_all(turn.text for turn in self.turns if turn.speaker == speaker)
+            for speaker in self.speakers
+        }
+
+    def default_voices(self, languages: dict[str, str | None]) -> dict[str, str]:
+        """Distinct default voices, each speaking its speaker's language:
+        the provider's defaults are asked once per language."""
+        by_language: dict[str | None, list[str]] = {}
+        for speaker, language in languages.items():
+            by_language.setdefault(language, []).append(speaker)
+        defaults = {}
+        for language, speakers in by_language.items():
+            voices = self.provider.default_voices(len(speakers), engine_tag(language)) if self.provider else []
+            defaults.update(zip(speakers, voices))
+        return defaults
+
     def _add_voice_fields(self, raw, reset_voices):
-        offered = voices_for_language(self.provider, self.language)
-        defaults = self.provider.default_voices(len(self.speakers), self.language) if self.provider else []
+        languages = self.speaker_languages()
+        defaults = self.default_voices(languages)
         known = {v.id: v for v in self.provider.voices()} if self.provider else {}
         self.voice_fields = []
         for number, speaker in enumerate(self.speakers):
             name = voice_field_name(speaker)
+            language = languages[speaker]
+            offered = voices_for_language(self.provider, language or "en")
             chosen = None if reset_voices else raw.get(name)
             if chosen not in known:
-                chosen = defaults[number] if number < len(defaults) else ""
+                chosen = defaults.get(speaker, "")
             choices = [(v.id, v.name) for v in offered]
             if chosen in known and chosen not in {v.id for v in offered}:
                 choices.insert(0, (chosen, known[chosen].name))
@@ -145,8 +175,27 @@ class DialogueForm(forms.Form):
                 # (or the old one no longer fits): show and use the default.
                 self.data = self.data.copy()
                 self.data[name] = chosen
+            warning = ""
+            voice = known.get(chosen)
+            if voice and language and not same_language(voice.language, language) and len(offered) < len(known):
+                # Only where the provider has voices for it: a service whose
+                # voices read any language has nothing better to offer.
+                warning = _(
+                    "The voice “%(voice)s” does not speak %(language)s, the language of %(speaker)s's lines."
+                ) % {
+                    "voice": voice.name,
+                    "language": LANGUAGE_NAMES.get(language, language),
+                    "speaker": speaker,
+                }
             self.voice_fields.append(
-                {"number": number, "speaker": speaker, "field": self[name], "colour": number % SPEAKER_COLOURS}
+                {
+                    "number": number,
+                    "speaker": speaker,
+                    "field": self[name],
+                    "colour": number % SPEAKER_COLOURS,
+                    "language": language or "",
+                    "warning": warning,
+                }
             )
 
     @property
@@ -162,7 +211,8 @@ class DialogueForm(forms.Form):
             return cleaned
         request = {
             "provider": cleaned["provider"],
-            "language": cleaned["language"],
+            # Automatic: clean_job_request reads it from the text, as for the API.
+            "language": cleaned.get("language") or None,
             "output_format": cleaned["output_format"],
             "gap_ms": cleaned["gap_ms"],
             "crossfade_ms": cleaned["crossfade_ms"],

@@ -10,6 +10,7 @@ import re
 from django.conf import settings
 
 from synthesis.audio import OUTPUT_FORMATS
+from synthesis.language import language_of_all
 from synthesis.providers import available_providers
 
 GAP_RANGE = (0, 2000)
@@ -86,11 +87,10 @@ def clean_job_request(data) -> tuple[str, dict]:
     if not isinstance(output_format, str) or output_format not in OUTPUT_FORMATS:
         errors["output_format"] = f"Unknown output format {output_format!r}; use one of {', '.join(OUTPUT_FORMATS)}."
 
-    language = data.get("language", "en")
-    if language is None:
-        language = "en"
-    if not isinstance(language, str) or not (0 < len(language) <= 20):
-        errors["language"] = "Must be a language code such as 'en' or 'cmn'."
+    # None or absent: read from the text once the turns are known.
+    language = data.get("language")
+    if language is not None and (not isinstance(language, str) or not (0 < len(language) <= 20)):
+        errors["language"] = "Must be a language code such as 'zh-TW', 'en' or 'cmn'."
 
     gap_ms = _int_in_range(data, "gap_ms", DEFAULT_GAP_MS, *GAP_RANGE, errors)
     crossfade_ms = _int_in_range(data, "crossfade_ms", DEFAULT_CROSSFADE_MS, *CROSSFADE_RANGE, errors)
@@ -100,6 +100,9 @@ def clean_job_request(data) -> tuple[str, dict]:
     if len(speakers) > settings.TTS_MAX_SPEAKERS:
         errors["turns"] = f"At most {settings.TTS_MAX_SPEAKERS} speakers; got {len(speakers)}."
     assignments = _clean_assignments(data.get("voice_assignments"), speakers, provider, errors)
+    if language is None:
+        # The job says which was used: input_params.language.
+        language = language_of_all(turn["text"] for turn in turns) or "en"
 
     if errors:
         raise JobRequestInvalid(errors)

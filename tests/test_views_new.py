@@ -34,7 +34,7 @@ def submission(**overrides):
 
 def test_blank_form_has_defaults_and_no_pickers(alice_client):
     html = alice_client.get(reverse("job_new")).content.decode()
-    assert '<option value="en-us" selected>' in html  # language
+    assert '<option value="" selected>Automatic (from the text)</option>' in html  # language
     assert '<option value="mp3" selected>' in html
     assert 'name="gap_ms" value="300"' in html and 'name="crossfade_ms" value="50"' in html
     assert "A voice picker appears here" in html
@@ -67,6 +67,48 @@ def test_chinese_script_with_full_width_colons_gets_pickers_and_a_note_on_a_quot
     assert "3 speakers, 3 turns" in html
     notes = html.split('id="script-notes"', 1)[1].split("</ul>", 1)[0]
     assert "Line 3:" in notes and "quotation" in notes and "主持人" in notes
+
+
+def voice_chosen(html, speaker):
+    return html.split(f'name="voice:{speaker}"')[1].split(" selected>")[0].rsplit('value="', 1)[1].rstrip('"')
+
+
+def test_each_speaker_gets_a_default_voice_in_the_language_of_their_lines(alice_client):
+    script = "\n".join(
+        [
+            "甲：你好，今天天氣很好。",
+            "乙：是啊，要不要一起去公園走走？",
+            "Alice: Hello!",
+            "さくら：こんにちは",
+            "阿明：佢係我朋友",
+        ]
+    )
+    html = alice_client.post(reverse("job_new"), {"action": "refresh", "script": script, "provider": "espeak"}, **HX)
+    html = html.content.decode()
+    chosen = {s: voice_chosen(html, s) for s in ("甲", "乙", "Alice", "さくら", "阿明")}
+    assert chosen["甲"].startswith("cmn") and chosen["乙"].startswith("cmn")  # Traditional Chinese: Mandarin
+    assert chosen["甲"] != chosen["乙"]
+    assert chosen["Alice"].startswith("en") and chosen["さくら"].startswith("ja") and chosen["阿明"].startswith("yue")
+    assert "voice-warning" not in html
+
+
+def test_a_voice_that_does_not_speak_the_lines_language_is_warned_about(alice_client):
+    data = {"action": "refresh", "script": "甲：你好，今天天氣很好。", "provider": "espeak", "voice:甲": "en-us"}
+    html = alice_client.post(reverse("job_new"), data, **HX).content.decode()
+    assert voice_chosen(html, "甲") == "en-us"  # kept: the user's choice
+    warning = html.split('id="voice-warning-0"', 1)[1].split("</p>", 1)[0]
+    assert "does not speak Chinese (Traditional, Mandarin)" in warning and "甲" in warning
+
+
+def test_a_chinese_dialogue_submitted_with_automatic_language_says_zh_tw(alice_client):
+    script = "甲：你好，今天天氣很好。\n乙：是啊！"
+    data = {"script": script, "provider": "espeak", "language": "", "output_format": "mp3", "gap_ms": "300"}
+    data |= {"crossfade_ms": "50", "voice:甲": "cmn", "voice:乙": "cmn+m3"}
+    response = alice_client.post(reverse("job_new"), data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    job = Job.objects.get()
+    assert job.input_params["language"] == "zh-TW"
+    assert [t["speaker"] for t in job.input_params["turns"]] == ["甲", "乙"]
 
 
 def test_refresh_keeps_chosen_voices_but_a_new_language_resets_them(alice_client):

@@ -95,9 +95,15 @@ class Provider:
     def default_voices(self, count: int, language: str | None = None) -> list[str]:
         """``count`` voice ids, different from each other where possible,
         preferring ``language``: the defaults for a new dialogue's speakers."""
+        from synthesis.language import same_language
+
         voices = self.voices()
         if language:
-            preferred = [v for v in voices if v.language == language or v.language.startswith(language + "-")]
+            # The exact tag first (Azure's zh-TW voices for zh-TW), then any
+            # voice speaking the language (zh-CN ones: Mandarin too).
+            exact = [v for v in voices if v.language.lower() == language.lower()]
+            speaking = [v for v in voices if v not in exact and same_language(v.language, language)]
+            preferred = exact + speaking
             voices = preferred + [v for v in voices if v not in preferred]
         ids = [v.id for v in voices]
         return [ids[i % len(ids)] for i in range(count)] if ids else []

@@ -24,6 +24,7 @@ import urllib.parse
 from django.conf import settings
 
 from synthesis.audio import Audio
+from synthesis.language import ISO_639_1, spoken
 
 from . import http
 from .base import Capabilities, DialogueAudio, PermanentProviderError, Provider, Voice
@@ -42,8 +43,10 @@ _ISO_639_1 = re.compile(r"^[a-z]{2}$")
 
 
 def _language_code(language: str | None) -> str | None:
-    # ElevenLabs takes ISO 639-1 only ("en"); our jobs may say "en-us" or "cmn".
-    code = (language or "").split("-")[0].lower()
+    # ElevenLabs takes ISO 639-1 only ("en"); our jobs may say "en-us",
+    # "zh-TW" or "cmn" (both Chinese: "zh").
+    code = spoken(language)
+    code = ISO_639_1.get(code, code)
     return code if _ISO_639_1.match(code) else None
 
 

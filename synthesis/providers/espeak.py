@@ -18,6 +18,7 @@ import threading
 import numpy as np
 
 from synthesis.audio import Audio
+from synthesis.language import engine_tag
 from synthesis.speakable import speakable
 
 from .base import Capabilities, PermanentProviderError, Provider, Voice
@@ -294,7 +295,8 @@ class EspeakProvider(Provider):
         dialect × timbre pair has been used."""
         catalog = _get_catalog()
         plain = [voice for voice_id, (voice, _) in catalog.items() if "+" not in voice_id]
-        wanted = (language or "en").lower().replace("_", "-")
+        # zh-TW, zh-Hant, zh-CN… are read by the cmn voices, zh-HK by yue.
+        wanted = (engine_tag(language) or "en").lower().replace("_", "-")
         dialects = self._dialects(plain, catalog, wanted) or self._dialects(plain, catalog, "en")
         if not dialects:
             return super().default_voices(count, language)
