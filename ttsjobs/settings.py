@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "corsheaders",
     "django_htmx",
     "template_partials",
     "django_q",
@@ -73,6 +74,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every API answer (a 503 or a 429 included) carries its CORS
+    # headers and a browser on another origin can read why.
+    "corsheaders.middleware.CorsMiddleware",
     # Database down (PostgreSQL restarting, unreachable) is a 503, not a 500:
     # see synthesis/outage.py, which also provides handler500.
     "synthesis.outage.DatabaseUnavailableMiddleware",
@@ -86,6 +90,17 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
+
+# CORS: a front end on another origin (the original is a separate web app)
+# may call the API with a token. Only the API, only the listed origins, and
+# never with cookies: a session must not be usable cross-site, a bearer token
+# is sent only by code that holds it.
+CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/api/"
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = ("accept", "accept-language", "authorization", "content-type", "idempotency-key")
+CORS_EXPOSE_HEADERS = ("Content-Disposition", "Retry-After", "Location")
+CORS_PREFLIGHT_MAX_AGE = 3600
 
 ROOT_URLCONF = "ttsjobs.urls"
 WSGI_APPLICATION = "ttsjobs.wsgi.application"
