@@ -90,7 +90,7 @@ def delete_with_audio(modeladmin, request, queryset):
 class JobAdmin(admin.ModelAdmin):
     list_display = [
         "short_id",
-        "title",
+        "dialogue_title",
         "owner",
         "status",
         "provider",
@@ -100,7 +100,7 @@ class JobAdmin(admin.ModelAdmin):
         "elapsed",
         "retry_count",
     ]
-    list_display_links = ["short_id", "title"]
+    list_display_links = ["short_id", "dialogue_title"]
     list_filter = [
         "status",
         "provider",
@@ -166,6 +166,11 @@ class JobAdmin(admin.ModelAdmin):
     def short_id(self, job):
         return str(job.pk)[:8]
 
+    @admin.display(description="Title", ordering="title")
+    def dialogue_title(self, job):
+        # Isolated: an Arabic or Hebrew title must not reorder the row around it.
+        return format_html("<bdi>{}</bdi>", job.title)
+
     @admin.display(description="Turns", ordering="progress_total")
     def turns(self, job):
         return job.progress_total
@@ -196,7 +201,7 @@ class JobAdmin(admin.ModelAdmin):
         )
         voices = format_html_join(
             "",
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            "<tr><td><bdi>{}</bdi></td><td><code>{}</code></td><td><bdi>{}</bdi></td></tr>",
             [
                 (a.get("speaker"), a.get("voice_id"), a.get("voice_name") or "")
                 for a in params.get("voice_assignments", [])
@@ -204,7 +209,7 @@ class JobAdmin(admin.ModelAdmin):
         )
         turns = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            '<tr><td>{}</td><td><bdi>{}</bdi></td><td dir="auto">{}</td></tr>',
             [(t.get("index"), t.get("speaker"), t.get("text")) for t in params.get("turns", [])],
         )
         return format_html(
@@ -239,7 +244,7 @@ class JobAdmin(admin.ModelAdmin):
             "<table><tr><th>#</th><th>Speaker</th><th>Start</th><th>End</th></tr>{}</table>",
             format_html_join(
                 "",
-                "<tr><td>{}</td><td>{}</td><td>{} ms</td><td>{} ms</td></tr>",
+                "<tr><td>{}</td><td><bdi>{}</bdi></td><td>{} ms</td><td>{} ms</td></tr>",
                 [(t.get("turn_index"), t.get("speaker"), t.get("start_ms"), t.get("end_ms")) for t in timings],
             ),
         )

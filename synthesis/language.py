@@ -128,5 +128,21 @@ def engine_tag(tag: str | None) -> str | None:
     return CHINESE.get(tag.strip().lower().replace("_", "-"), tag)
 
 
+def isolate(text) -> str:
+    """``text`` between Unicode's first-strong isolate and its pop: the plain
+    text form of <bdi>, for places without markup (subtitles, tooltips), so
+    an Arabic name does not pull the punctuation around it to its side."""
+    return f"\u2068{text}\u2069"
+
+
+RIGHT_TO_LEFT = regex.compile(r"[\p{Bidi_Class=R}\p{Bidi_Class=AL}]")
+
+
+def isolate_if_rtl(text: str) -> str:
+    """Isolated when it holds right-to-left letters (subtitles: most players
+    handle the isolates, but left-to-right text does not need them)."""
+    return isolate(text) if RIGHT_TO_LEFT.search(text) else text
+
+
 def same_language(a: str | None, b: str | None) -> bool:
     return bool(a and b) and spoken(a) == spoken(b)

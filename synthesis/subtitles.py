@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from synthesis.language import isolate_if_rtl
+
 
 @dataclass
 class Cue:
@@ -54,9 +56,11 @@ def to_webvtt(cue_list: list[Cue]) -> str:
         # <v Speaker> names the voice; the annotation ends at ">", so a name
         # cannot carry one.
         speaker = _vtt_escape(_one_line(cue.speaker))
+        # Right-to-left text isolated (FSI…PDI): it keeps its punctuation on
+        # its own side whatever the player's base direction.
         blocks.append(
             f"{number}\n{_timestamp(cue.start_ms, '.')} --> {_timestamp(cue.end_ms, '.')}\n"
-            f"<v {speaker}>{_vtt_escape(_one_line(cue.text))}"
+            f"<v {speaker}>{isolate_if_rtl(_vtt_escape(_one_line(cue.text)))}"
         )
     return "\n\n".join(blocks) + "\n"
 
@@ -64,7 +68,7 @@ def to_webvtt(cue_list: list[Cue]) -> str:
 def to_srt(cue_list: list[Cue]) -> str:
     blocks = [
         f"{number}\n{_timestamp(cue.start_ms, ',')} --> {_timestamp(cue.end_ms, ',')}\n"
-        f"{_one_line(cue.speaker)}: {_one_line(cue.text)}"
+        f"{isolate_if_rtl(_one_line(cue.speaker))}: {isolate_if_rtl(_one_line(cue.text))}"
         for number, cue in enumerate(cue_list, 1)
     ]
     return "\n\n".join(blocks) + "\n"

@@ -61,7 +61,7 @@ def test_list_shows_rows_newest_first_with_what_applies(alice_client, alice):
     # Failed row shows its reason, escaped.
     assert "The engine &lt;b&gt;refused&lt;/b&gt; the text." in html
     # Speakers, provider, relative time with the exact one on hover, duration.
-    assert "Alice, Bob, Carol" in html and ">espeak<" in html
+    assert "<bdi>Alice</bdi>, <bdi>Bob</bdi>, <bdi>Carol</bdi>" in html and ">espeak<" in html
     assert "3\xa0hours ago" in html and 'title="' + f"{done.created_at:%-d %b %Y, %H:%M}" in html
     assert "of audio" in html and "took " in html
     # Actions: play/download only when completed, cancel only pending, resubmit failed.

@@ -2,7 +2,15 @@
 
 from django import template
 
+from synthesis.language import isolate
+
 register = template.Library()
+
+
+@register.filter(name="isolate")
+def isolate_filter(text) -> str:
+    """User text isolated where <bdi> cannot go (a title attribute)."""
+    return isolate(text)
 
 
 @register.filter
