@@ -143,7 +143,7 @@ def test_results_stored_in_the_old_shape_read_as_the_original_contracts(alice):
 
 
 @pytest.mark.django_db
-def test_migration_0003_converts_stored_results_and_gives_audio_an_id(alice):
+def test_migration_0004_converts_stored_results_and_gives_audio_an_id(alice):
     from importlib import import_module
 
     from django.apps import apps
