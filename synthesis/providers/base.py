@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from synthesis.audio import Audio
+from synthesis.language import same_language
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,6 @@ class Provider:
     def default_voices(self, count: int, language: str | None = None) -> list[str]:
         """``count`` voice ids, different from each other where possible,
         preferring ``language``: the defaults for a new dialogue's speakers."""
-        from synthesis.language import same_language
-
         voices = self.voices()
         if language:
             # The exact tag first (Azure's zh-TW voices for zh-TW), then any
