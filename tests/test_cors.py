@@ -1,9 +1,12 @@
 """CORS: a front end on a configured origin can call the API with a token,
 never with cookies; other origins and the pages get no CORS headers."""
 
+import json
+
 import pytest
 
 from synthesis.models import ApiToken
+from tests.conftest import dialogue
 
 pytestmark = pytest.mark.django_db
 
@@ -62,3 +65,20 @@ def test_pages_are_not_shared_cross_origin(alice_client):
 def test_no_origin_is_allowed_unless_configured(client, settings):
     settings.CORS_ALLOWED_ORIGINS = []
     assert "Access-Control-Allow-Origin" not in preflight(client, FRONT_END)
+
+
+def test_a_front_end_can_send_an_idempotency_key_and_read_that_it_was_replayed(client, alice):
+    response = preflight(client, FRONT_END, headers="authorization, content-type, idempotency-key")
+    assert "idempotency-key" in {h.strip() for h in response["Access-Control-Allow-Headers"].split(",")}
+    _, secret = ApiToken.objects.create_token(alice, "front end")
+    for _ in range(2):
+        response = client.post(
+            "/api/v1/jobs",
+            json.dumps(dialogue()),
+            content_type="application/json",
+            HTTP_ORIGIN=FRONT_END,
+            HTTP_AUTHORIZATION=f"Bearer {secret}",
+            HTTP_IDEMPOTENCY_KEY="front-end-1",
+        )
+    assert response.status_code == 200 and response["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" in response["Access-Control-Expose-Headers"]

@@ -99,7 +99,8 @@ CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS")
 CORS_URLS_REGEX = r"^/api/"
 CORS_ALLOW_CREDENTIALS = False
 CORS_ALLOW_HEADERS = ("accept", "accept-language", "authorization", "content-type", "idempotency-key")
-CORS_EXPOSE_HEADERS = ("Content-Disposition", "Retry-After", "Location")
+# Idempotent-Replayed: a front end can tell a retry's answer from a new job.
+CORS_EXPOSE_HEADERS = ("Content-Disposition", "Retry-After", "Location", "Idempotent-Replayed")
 CORS_PREFLIGHT_MAX_AGE = 3600
 
 ROOT_URLCONF = "ttsjobs.urls"
