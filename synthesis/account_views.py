@@ -1,4 +1,4 @@
-"""The user's account pages: API tokens.
+"""The user's account pages: API tokens, and the logout confirmation.
 
 The secret of a new token is shown once, in the response to the POST that
 created it, and never again: only its hash is stored.
@@ -6,9 +6,11 @@ created it, and never again: only its hash is stored.
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -67,3 +69,15 @@ def revoke_token(request, token_id):
     if request.htmx:
         return _render(request, TokenForm(user=request.user))
     return redirect("account_tokens")
+
+
+@require_http_methods(["GET", "POST"])
+def log_out(request):
+    """POST logs out (Django's LogoutView: CSRF-checked, POST only since
+    Django 5). A GET (a followed link, a bookmark) gets a page with the button
+    that sends that POST, rather than a blank 405."""
+    if request.method == "POST":
+        return auth_views.LogoutView.as_view()(request)
+    if not request.user.is_authenticated:
+        return redirect("login")
+    return TemplateResponse(request, "registration/logout_confirm.html")

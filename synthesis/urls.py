@@ -2,14 +2,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from synthesis import views
+from synthesis import account_views, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="job_list"), name="home"),
     # Django's auth views with our templates (templates/registration/).
-    # Logout is POST-only, as Django 5 requires.
+    # Logging out is a POST, as Django 5 requires; a GET asks for it.
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", account_views.log_out, name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("jobs/", views.job_list, name="job_list"),

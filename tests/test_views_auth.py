@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 pytestmark = pytest.mark.django_db
@@ -30,11 +31,30 @@ def test_wrong_password_is_refused(client, alice):
 
 
 def test_logout_is_a_post_and_ends_the_session(alice_client):
-    assert alice_client.get(reverse("logout")).status_code == 405
     assert 'action="/accounts/logout/"' in alice_client.get(reverse("job_list")).content.decode()
     response = alice_client.post(reverse("logout"))
     assert response["Location"] == reverse("login")
     assert alice_client.get(reverse("job_list")).status_code == 302
+
+
+def test_following_a_logout_link_asks_with_a_button_and_keeps_the_session(alice):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = client.get(reverse("logout"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "logged in as alice" in html
+    form = re.search(r'<form method="post" action="/accounts/logout/".*?</form>', html, re.S).group(0)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form).group(1)
+    assert client.get(reverse("job_list")).status_code == 200  # a GET logs nobody out
+    # The button's POST, with its CSRF token, logs out; without the token it is refused.
+    assert client.post(reverse("logout")).status_code == 403
+    assert client.post(reverse("logout"), {"csrfmiddlewaretoken": token})["Location"] == reverse("login")
+    assert client.get(reverse("job_list")).status_code == 302
+
+
+def test_logout_link_when_logged_out_goes_to_the_login_page(client):
+    assert client.get(reverse("logout"))["Location"] == reverse("login")
 
 
 def test_password_change(alice_client, alice, client):
