@@ -10,8 +10,8 @@ from collections import Counter
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.db.models import Count, Q
-from django.http import Http404
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404, HttpResponseBase
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
@@ -23,7 +23,7 @@ from synthesis.models import ApiToken, ClusterHeartbeat, Job, JobLimitExceeded
 User = get_user_model()
 
 
-def report(modeladmin, request, verb: str, changed: int, skipped: Counter):
+def report(modeladmin, request, verb: str, changed: int, skipped: Counter) -> None:
     """One message per action: how many rows changed, and why the others didn't."""
     text = f"{verb} {changed} job{'s' if changed != 1 else ''}."
     if skipped:
@@ -33,7 +33,7 @@ def report(modeladmin, request, verb: str, changed: int, skipped: Counter):
 
 
 @admin.action(description="Cancel selected jobs (pending only)")
-def cancel_jobs(modeladmin, request, queryset):
+def cancel_jobs(modeladmin, request, queryset) -> None:
     changed, skipped = 0, Counter()
     for job in queryset:
         if job.cancel():
@@ -44,7 +44,7 @@ def cancel_jobs(modeladmin, request, queryset):
 
 
 @admin.action(description="Resubmit selected jobs as new jobs for the same user (failed/cancelled)")
-def resubmit_jobs(modeladmin, request, queryset):
+def resubmit_jobs(modeladmin, request, queryset) -> None:
     changed, skipped = 0, Counter()
     for job in queryset.select_related("owner"):
         if not job.can_resubmit:
@@ -59,7 +59,7 @@ def resubmit_jobs(modeladmin, request, queryset):
 
 
 @admin.action(description="Mark selected jobs failed (stuck processing)")
-def mark_failed(modeladmin, request, queryset):
+def mark_failed(modeladmin, request, queryset) -> None:
     changed, skipped = 0, Counter()
     for job in queryset:
         if job.mark_failed_by_staff(f"Marked failed by staff ({request.user.get_username()})."):
@@ -70,7 +70,7 @@ def mark_failed(modeladmin, request, queryset):
 
 
 @admin.action(description="Delete selected jobs with their audio", permissions=["delete"])
-def delete_with_audio(modeladmin, request, queryset):
+def delete_with_audio(modeladmin, request, queryset) -> None:
     changed, skipped = 0, Counter()
     for job in queryset:
         if job.status == Job.Status.PROCESSING:
@@ -128,33 +128,33 @@ class JobAdmin(admin.ModelAdmin):
         ("Raw JSON", {"classes": ["collapse"], "fields": ["input_params", "result_metadata"]}),
     ]
 
-    def get_readonly_fields(self, request, obj=None):
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
         # Everything: staff change a job's state only through the actions.
         return [name for fieldset in self.fieldsets for name in fieldset[1]["fields"]]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request) -> bool:
         return False  # jobs come from submissions, with validation and the per-user limit
 
-    def get_actions(self, request):
+    def get_actions(self, request) -> dict:
         actions = super().get_actions(request)
         # Django's bulk delete would leave the audio files behind.
         actions.pop("delete_selected", None)
         return actions
 
-    def delete_model(self, request, obj):
+    def delete_model(self, request, obj) -> None:
         obj.delete_with_audio()
 
-    def delete_queryset(self, request, queryset):
+    def delete_queryset(self, request, queryset) -> None:
         for job in queryset:
             job.delete_with_audio()
 
-    def get_urls(self):
+    def get_urls(self) -> list:
         return [
             path("<uuid:job_id>/audio/", self.admin_site.admin_view(self.audio_view), name="synthesis_job_audio"),
             *super().get_urls(),
         ]
 
-    def audio_view(self, request, job_id):
+    def audio_view(self, request, job_id) -> HttpResponseBase:
         job = Job.objects.filter(pk=job_id).first()
         if job is None or not job.audio or not self.has_view_permission(request, job):
             raise Http404("No audio for this job.")
@@ -163,36 +163,36 @@ class JobAdmin(admin.ModelAdmin):
     # --- columns -------------------------------------------------------------
 
     @admin.display(description="Job", ordering="id")
-    def short_id(self, job):
+    def short_id(self, job) -> str:
         return str(job.pk)[:8]
 
     @admin.display(description="Title", ordering="title")
-    def dialogue_title(self, job):
+    def dialogue_title(self, job) -> str:
         # Isolated: an Arabic or Hebrew title must not reorder the row around it.
         return format_html("<bdi>{}</bdi>", job.title)
 
     @admin.display(description="Turns", ordering="progress_total")
-    def turns(self, job):
+    def turns(self, job) -> int:
         return job.progress_total
 
     @admin.display(description="Duration")
-    def duration(self, job):
+    def duration(self, job) -> str:
         ms = job.result_metadata.get("duration_ms")
         return f"{ms / 1000:.1f} s" if ms is not None else "—"
 
     @admin.display(description="Elapsed")
-    def elapsed(self, job):
+    def elapsed(self, job) -> str:
         ms = job.elapsed_ms
         return f"{ms / 1000:.1f} s" if ms is not None else "—"
 
     @admin.display(description="Progress")
-    def progress(self, job):
+    def progress(self, job) -> str:
         return f"{job.progress_done} / {job.progress_total} turns"
 
     # --- detail --------------------------------------------------------------
 
     @admin.display(description="Input")
-    def input_readable(self, job):
+    def input_readable(self, job) -> str:
         params = job.input_params or {}
         settings_rows = format_html_join(
             "",
@@ -221,7 +221,7 @@ class JobAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="Result")
-    def result_readable(self, job):
+    def result_readable(self, job) -> str:
         meta = job.result_metadata or {}
         if not meta:
             return "—"
@@ -229,14 +229,14 @@ class JobAdmin(admin.ModelAdmin):
         return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
     @admin.display(description="Audio")
-    def audio_player(self, job):
+    def audio_player(self, job) -> str:
         if not job.audio:
             return "—"
         url = reverse("admin:synthesis_job_audio", args=[job.pk])
         return format_html('<audio controls preload="none" src="{}"></audio><br><a href="{}">Download</a>', url, url)
 
     @admin.display(description="Turn timeline")
-    def turn_timeline(self, job):
+    def turn_timeline(self, job) -> str:
         timings = job.turn_timings
         if not timings:
             return "—"
@@ -250,7 +250,7 @@ class JobAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="django-q2 task")
-    def task_link(self, job):
+    def task_link(self, job) -> str:
         if not job.task_id:
             return "—"
         task = Task.objects.filter(id=job.task_id).only("id", "success", "name").first()
@@ -271,7 +271,7 @@ class JobCountsUserAdmin(UserAdmin):
     readonly_fields = [*UserAdmin.readonly_fields, "jobs_link"]
     fieldsets = [*UserAdmin.fieldsets, ("Jobs", {"fields": ["jobs_link"]})]
 
-    def get_queryset(self, request):
+    def get_queryset(self, request) -> QuerySet:
         # Annotated, so the list costs one query whatever its length.
         return (
             super()
@@ -283,15 +283,15 @@ class JobCountsUserAdmin(UserAdmin):
         )
 
     @admin.display(description="Active jobs", ordering="active_job_count")
-    def active_jobs(self, user):
+    def active_jobs(self, user) -> int:
         return user.active_job_count
 
     @admin.display(description="Jobs", ordering="total_job_count")
-    def total_jobs(self, user):
+    def total_jobs(self, user) -> int:
         return user.total_job_count
 
     @admin.display(description="Their jobs")
-    def jobs_link(self, user):
+    def jobs_link(self, user) -> str:
         if not user.pk:
             return "—"
         url = reverse("admin:synthesis_job_changelist") + "?" + urlencode({"owner__id__exact": user.pk})
@@ -304,7 +304,7 @@ admin.site.register(User, JobCountsUserAdmin)
 
 
 @admin.action(description="Revoke selected tokens")
-def revoke_tokens(modeladmin, request, queryset):
+def revoke_tokens(modeladmin, request, queryset) -> None:
     tokens = list(queryset)
     changed = sum(1 for token in tokens if token.revoke())
     text = f"Revoked {changed} token{'s' if changed != 1 else ''}."
@@ -323,10 +323,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
     fields = readonly_fields
     actions = [revoke_tokens]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request) -> bool:
         return False  # a secret is shown once, to the user who creates it
 
-    def has_delete_permission(self, request, obj=None):
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False  # revoke instead: the row shows when the token was last used
 
 
@@ -335,5 +335,5 @@ class ClusterHeartbeatAdmin(admin.ModelAdmin):
     list_display = ["worker_name", "cluster_id", "seen_at"]
     readonly_fields = ["worker_name", "cluster_id", "seen_at"]
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request) -> bool:
         return False

@@ -17,7 +17,7 @@ class Command(BaseCommand):
         f"Also runs daily from the worker's schedule."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--dry-run", action="store_true", help="Count what would be deleted; delete nothing.")
         parser.add_argument(
             "--batch-size",
@@ -26,7 +26,7 @@ class Command(BaseCommand):
             help="Jobs fetched per batch (default 500); each row is deleted in its own short transaction.",
         )
 
-    def handle(self, *args, dry_run=False, batch_size=500, **options):
+    def handle(self, *args, dry_run=False, batch_size=500, **options) -> None:
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         counts = Job.objects.delete_expired(batch_size=batch_size, dry_run=dry_run)
@@ -34,7 +34,7 @@ class Command(BaseCommand):
         hours = settings.TTS_IDEMPOTENCY_KEY_HOURS
         grace = _duration(settings.TTS_ORPHAN_GRACE_SECONDS)
 
-        def report(name, size):
+        def report(name, size) -> None:
             if options["verbosity"] >= 2:
                 self.stdout.write(f"  orphan {name} ({size} bytes)")
 

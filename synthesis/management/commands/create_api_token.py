@@ -10,11 +10,11 @@ class Command(BaseCommand):
         "The same as the account page's 'New token', for scripts and first-time set-up."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser) -> None:
         parser.add_argument("username")
         parser.add_argument("--name", default="command line", help="A label to recognise the token by.")
 
-    def handle(self, *args, username, name, **options):
+    def handle(self, *args, username, name, **options) -> None:
         try:
             user = get_user_model().objects.get_by_natural_key(username)
         except get_user_model().DoesNotExist:

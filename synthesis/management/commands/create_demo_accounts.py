@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 class Command(BaseCommand):
     help = "Create the local demo accounts demo/demo and admin/admin (staff). Local mode (DEBUG) only."
 
-    def handle(self, *args, **options):
+    def handle(self, *args, **options) -> None:
         if not settings.DEBUG:
             raise CommandError("Demo accounts with known passwords are for local mode only (DEBUG is off).")
         User = get_user_model()

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand
 from synthesis.stats import job_stats
 
 
-def _duration(seconds):
+def _duration(seconds) -> str:
     if seconds is None:
         return "—"
     if seconds < 120:
@@ -15,11 +15,11 @@ def _duration(seconds):
     return f"{seconds / 3600:.1f} h"
 
 
-def _duration_ms(ms):
+def _duration_ms(ms) -> str:
     return "—" if ms is None else f"{ms / 1000:.1f} s"
 
 
-def _size(n):
+def _size(n) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -33,10 +33,10 @@ class Command(BaseCommand):
         "A table by default, or --json for monitoring scripts."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
 
-    def handle(self, *args, **options):
+    def handle(self, *args, **options) -> None:
         stats = job_stats()
         if options["json"]:
             self.stdout.write(json.dumps(stats, indent=2))

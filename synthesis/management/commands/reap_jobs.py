@@ -9,6 +9,6 @@ class Command(BaseCommand):
         "hand back to the queue the tasks a dead cluster pulled and never claimed."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args, **options) -> None:
         counts = reap_jobs()
         self.stdout.write(", ".join(f"{name}: {count}" for name, count in counts.items()))
