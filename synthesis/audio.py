@@ -9,7 +9,12 @@ other way round.
 from __future__ import annotations
 
 import io
+import re
+import time
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -43,6 +48,8 @@ _SOUNDFILE_FORMATS = {
     "wav": ("WAV", "PCM_16"),
     "ogg": ("OGG", "VORBIS"),
     "flac": ("FLAC", "PCM_16"),
+    # Not offered to users: headerless float32, the exact samples (tests, benchmarks).
+    "f32": ("RAW", "FLOAT"),
 }
 
 # Peaks are held 1 dB below full scale: lossy encoders overshoot a little, and
@@ -55,6 +62,9 @@ _LOUDNESS_BLOCK = 512  # samples (23 ms at 22.05 kHz)
 _ABSOLUTE_GATE_DBFS = -70.0
 _RELATIVE_GATE_DB = 30.0
 _LIMITER_BLOCK = 256
+# Long turns are measured and limited this many loudness blocks at a time
+# (2^20 samples, 48 s at 22.05 kHz): bounded temporaries, identical results.
+_CHUNK_BLOCKS = 2048
 
 
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
@@ -70,18 +80,30 @@ def loudness_dbfs(samples: np.ndarray) -> float | None:
     samples = np.asarray(samples, dtype=np.float32)
     if not samples.size:
         return None
-    blocks = -(-len(samples) // _LOUDNESS_BLOCK)
-    padded = np.zeros(blocks * _LOUDNESS_BLOCK, dtype=np.float64)
-    padded[: len(samples)] = samples
-    counts = np.full(blocks, _LOUDNESS_BLOCK)
-    counts[-1] = len(samples) - (blocks - 1) * _LOUDNESS_BLOCK
-    energy = np.square(padded).reshape(blocks, _LOUDNESS_BLOCK).sum(axis=1) / counts
+    energy = _block_energy(samples)
     # Gate like broadcast loudness meters do: an absolute floor, and anything far
     # below the loudest block (pauses, breaths, reverb tails) doesn't count.
     if energy.max() < 10 ** (_ABSOLUTE_GATE_DBFS / 10):
         return None
     active = energy[energy >= energy.max() * 10 ** (-_RELATIVE_GATE_DB / 10)]
     return 10 * float(np.log10(active.mean()))
+
+
+def _block_energy(samples: np.ndarray) -> np.ndarray:
+    """Mean square of each ``_LOUDNESS_BLOCK`` (the last one may be short),
+    computed a slice at a time: a whole 14-minute turn squared in float64
+    would be twice its own size again in temporaries."""
+    blocks = -(-len(samples) // _LOUDNESS_BLOCK)
+    energy = np.empty(blocks, dtype=np.float64)
+    for first in range(0, blocks, _CHUNK_BLOCKS):
+        last = min(first + _CHUNK_BLOCKS, blocks)
+        padded = np.zeros((last - first) * _LOUDNESS_BLOCK, dtype=np.float64)
+        piece = samples[first * _LOUDNESS_BLOCK : last * _LOUDNESS_BLOCK]
+        padded[: len(piece)] = piece
+        energy[first:last] = np.square(padded).reshape(last - first, _LOUDNESS_BLOCK).sum(axis=1)
+    counts = np.full(blocks, _LOUDNESS_BLOCK)
+    counts[-1] = len(samples) - (blocks - 1) * _LOUDNESS_BLOCK
+    return energy / counts
 
 
 def normalize_loudness(samples: np.ndarray, target_dbfs: float = -20.0) -> np.ndarray:
@@ -92,32 +114,38 @@ def normalize_loudness(samples: np.ndarray, target_dbfs: float = -20.0) -> np.nd
     if level is None:
         return samples.copy()
     gained = samples * np.float32(10 ** ((target_dbfs - level) / 20))
-    return _limit_peaks(gained)
+    _limit_peaks(gained)
+    return gained
 
 
-def _limit_peaks(samples: np.ndarray) -> np.ndarray:
-    """A gain envelope that is smooth (linear between block centres) and never
-    lets a sample past the ceiling, instead of hard clipping or turning the whole
-    turn down for one spike (which would undo the loudness matching).
+def _limit_peaks(samples: np.ndarray) -> None:
+    """Hold peaks at ``PEAK_CEILING``, in place, with a gain envelope that is
+    smooth (linear between block centres), instead of hard clipping or turning
+    the whole turn down for one spike (which would undo the loudness matching).
 
     Each block's gain is the minimum needed by itself and its two neighbours, so
     the interpolated gain anywhere in a block is at most what that block needs.
+    The envelope is applied a slice at a time (it is float64 per sample).
     """
     n = len(samples)
     if n == 0 or np.abs(samples).max() <= PEAK_CEILING:
-        return samples
+        return
     blocks = -(-n // _LIMITER_BLOCK)
     padded = np.zeros(blocks * _LIMITER_BLOCK, dtype=np.float32)
     padded[:n] = np.abs(samples)
     peaks = padded.reshape(blocks, _LIMITER_BLOCK).max(axis=1)
+    del padded
     needed = np.minimum(1.0, PEAK_CEILING / np.maximum(peaks, 1e-12))
     safe = needed.copy()
     safe[1:] = np.minimum(safe[1:], needed[:-1])
     safe[:-1] = np.minimum(safe[:-1], needed[1:])
     centres = np.arange(blocks) * _LIMITER_BLOCK + (_LIMITER_BLOCK - 1) / 2
-    gain = np.interp(np.arange(n), centres, safe).astype(np.float32)
-    # float32 rounding could leave a sample a hair above the ceiling.
-    return np.clip(samples * gain, -PEAK_CEILING, PEAK_CEILING)
+    step = _CHUNK_BLOCKS * _LOUDNESS_BLOCK
+    for first in range(0, n, step):
+        piece = samples[first : first + step]
+        gain = np.interp(np.arange(first, first + len(piece)), centres, safe).astype(np.float32)
+        # float32 rounding could leave a sample a hair above the ceiling.
+        np.clip(piece * gain, -PEAK_CEILING, PEAK_CEILING, out=piece)
 
 
 def assemble_dialogue(
@@ -181,19 +209,201 @@ def assemble_dialogue(
     return Audio(out, rate), timings
 
 
+def render_dialogue(
+    turns: Sequence[Callable[[], Audio]],
+    out: BinaryIO,
+    *,
+    fmt: str,
+    gap_ms: int,
+    crossfade_ms: int,
+    sample_rate: int,
+    on_progress: Callable[[str, float], None] | None = None,
+) -> list[tuple[float, float]]:
+    """Mix the turns exactly as ``assemble_dialogue`` does and encode the
+    result into ``out`` (a writable, seekable binary file) as ``fmt``,
+    streaming: memory holds one turn (plus the tail of the previous one that a
+    crossfade still needs) and one block of output, whatever the length.
+
+    Each of ``turns`` is called once, in order, and returns that turn's audio;
+    its samples are not modified. Returns the turns' ``(start_ms, end_ms)``,
+    equal to ``assemble_dialogue``'s for the same input, to the sample.
+    ``on_progress(phase, fraction)`` is called at least every
+    ``PROGRESS_INTERVAL`` seconds of work, with fraction < 1 until the file is
+    complete and 1.0 once it is.
+    """
+    if not turns:
+        raise ValueError("render_dialogue needs at least one turn")
+    gap = round(gap_ms * sample_rate / 1000)
+    crossfade = round(crossfade_ms * sample_rate / 1000)
+    if gap < 0 or crossfade < 0:
+        raise ValueError("gap_ms and crossfade_ms can't be negative")
+    count = len(turns)
+    progress = _Progress(on_progress, "encoding")
+    timings = []
+    with _open_encoder(out, fmt, sample_rate) as encoder:
+        mixer = _Mixer(encoder)
+        # The previous turn's last samples, not yet faded out: how much fades
+        # depends on the next segment's length. (start, samples, turn length)
+        held = None
+        for i, load in enumerate(turns):
+            progress.at(i / count)
+            turn = load()
+            samples = normalize_loudness(resample(turn.samples, turn.sample_rate, sample_rate))
+            del turn
+            length = len(samples)
+            if held is None:
+                start = fade_in = 0
+            else:
+                held_start, tail, previous_length = held
+                if gap:
+                    # turn, silence, turn: two joins, each capped by its own pair.
+                    fade_out = min(crossfade, previous_length // 2, gap // 2)
+                    fade_in = min(crossfade, gap // 2, length // 2)
+                    start = held_start + len(tail) - fade_out + gap - fade_in
+                else:
+                    fade_out = fade_in = min(crossfade, previous_length // 2, length // 2)
+                    start = held_start + len(tail) - fade_out
+                if fade_out:
+                    tail[len(tail) - fade_out :] *= _ramp(fade_out)[::-1]
+                mixer.add(held_start, tail)
+            if fade_in:
+                samples[:fade_in] *= _ramp(fade_in)
+            # Hold back what the next join could fade: at most the crossfade,
+            # and never more than half the turn (fade-in and fade-out never meet).
+            keep = min(crossfade, length // 2) if i + 1 < count else 0
+            body = length - keep
+            mixer.add(start, samples[:body])
+            held = (start + body, samples[body:].copy(), length)
+            # Nothing will be added before the held tail: write everything up to it.
+            mixer.flush(start + body, lambda done, i=i: progress.at((i + done) / count))
+            del samples
+            timings.append((1000.0 * start / sample_rate, 1000.0 * (start + length) / sample_rate))
+        held_start, tail, _ = held
+        mixer.add(held_start, tail)
+        mixer.flush(held_start + len(tail), lambda _done: progress.beat())
+        # Closing the encoder still writes (MP3 and Vorbis flush, headers are
+        # patched): not 1.0 yet.
+        progress.at(progress.ALMOST)
+    progress.done()
+    return timings
+
+
+PROGRESS_INTERVAL = 0.25  # seconds
+
+
+class _Progress:
+    """Rate-limited progress: callers report often and cheaply, the callback
+    hears at most every ``PROGRESS_INTERVAL`` s (a job heartbeat is a query)."""
+
+    ALMOST = 0.999
+
+    def __init__(self, callback, phase):
+        self.callback = callback
+        self.phase = phase
+        self.fraction = 0.0
+        self.last = float("-inf")
+
+    def at(self, fraction: float):
+        self.fraction = min(fraction, self.ALMOST)
+        self.beat()
+
+    def beat(self):
+        now = time.monotonic()
+        if self.callback is not None and now - self.last >= PROGRESS_INTERVAL:
+            self.last = now
+            self.callback(self.phase, self.fraction)
+
+    def done(self):
+        if self.callback is not None:
+            self.callback(self.phase, 1.0)
+
+
+class _Mixer:
+    """Sums pieces placed at sample offsets and writes the result in order,
+    a block at a time. Pieces are kept by reference until written, so a turn
+    is never copied into a track-sized buffer."""
+
+    def __init__(self, write):
+        self.write = write
+        self.written = 0  # samples before this are in the file
+        self.pieces: list[tuple[int, np.ndarray]] = []
+
+    def add(self, start: int, samples: np.ndarray):
+        if start < self.written:
+            raise ValueError("a piece can't start before what is already written")
+        if len(samples):
+            self.pieces.append((start, samples))
+
+    def flush(self, upto: int, on_block: Callable[[float], None]):
+        """Write every sample before ``upto`` (nothing may be added there
+        later), telling ``on_block`` the fraction of the way done after each block."""
+        begin = self.written
+        while self.written < upto:
+            first = self.written
+            last = min(upto, first + _WRITE_BLOCK)
+            block = np.zeros(last - first, dtype=np.float32)
+            # In the order added, like assemble_dialogue's ``out +=``: same sums, same bits.
+            for start, samples in self.pieces:
+                a, b = max(start, first), min(start + len(samples), last)
+                if a < b:
+                    block[a - first : b - first] += samples[a - start : b - start]
+            self.write(block)
+            self.written = last
+            self.pieces = [(start, samples) for start, samples in self.pieces if start + len(samples) > last]
+            on_block((last - begin) / (upto - begin))
+
+
+_WRITE_BLOCK = 1 << 16  # samples (3 s at 22.05 kHz)
+
+
+@contextmanager
+def _open_encoder(out: BinaryIO, fmt: str, sample_rate: int):
+    """A function that appends float32 samples to ``fmt`` in ``out``; the file
+    is finished (headers, tags) when the block ends."""
+    if fmt not in _SOUNDFILE_FORMATS:
+        raise ValueError(f"unknown output format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
+    container, subtype = _SOUNDFILE_FORMATS[fmt]
+    # Written a block at a time: one sf.write of the whole signal overflows the
+    # bundled libsndfile's stack for OGG above ~8 MiB of float32.
+    with sf.SoundFile(out, "w", sample_rate, 1, format=container, subtype=subtype) as sound:
+        yield lambda block: sound.write(np.clip(block, -1.0, 1.0))
+
+
 def _ramp(length: int) -> np.ndarray:
     # Mid-sample points: the fade-in and its mirror image sum to exactly 1.
     return ((np.arange(length, dtype=np.float32) + 0.5) / length).astype(np.float32)
 
 
 def encode(audio: Audio, fmt: str = "mp3") -> bytes:
-    if fmt not in _SOUNDFILE_FORMATS:
-        raise ValueError(f"unknown output format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
-    container, subtype = _SOUNDFILE_FORMATS[fmt]
     buffer = io.BytesIO()
-    samples = np.clip(np.asarray(audio.samples, dtype=np.float32), -1.0, 1.0)
-    sf.write(buffer, samples, audio.sample_rate, format=container, subtype=subtype)
+    with _open_encoder(buffer, fmt, audio.sample_rate) as write:
+        samples = np.asarray(audio.samples, dtype=np.float32)
+        for first in range(0, len(samples), _WRITE_BLOCK):
+            write(samples[first : first + _WRITE_BLOCK])
     return buffer.getvalue()
+
+
+# Speaking rates for estimating a dialogue's length from its text, before any
+# synthesis. Alphabetic text is read at about 14 characters a second (measured:
+# eSpeak English 19, cloud voices 14-16); a Chinese, Japanese or Korean
+# character is a syllable, about 4 a second (eSpeak Mandarin: 4.1). Rough by
+# nature: spelled-out numbers, or Japanese kanji that eSpeak reads one by one,
+# come out slower, so a job can exceed its estimate.
+CHARS_PER_SECOND = 14.0
+SYLLABIC_CHARS_PER_SECOND = 4.0
+_SYLLABIC_CHAR = re.compile(
+    "[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f]"
+)
+
+
+def estimate_duration_seconds(turns: Sequence[str], gap_ms: int) -> float:
+    """Roughly how long the audio of these turns' texts will be, with
+    ``gap_ms`` between turns (crossfades, which shorten it, are ignored)."""
+    seconds = 0.0
+    for text in turns:
+        syllabic = len(_SYLLABIC_CHAR.findall(text))
+        seconds += syllabic / SYLLABIC_CHARS_PER_SECOND + (len(text) - syllabic) / CHARS_PER_SECOND
+    return seconds + max(len(turns) - 1, 0) * gap_ms / 1000
 
 
 def decode(data: bytes) -> Audio:

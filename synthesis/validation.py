@@ -9,7 +9,7 @@ import re
 
 from django.conf import settings
 
-from synthesis.audio import OUTPUT_FORMATS
+from synthesis.audio import OUTPUT_FORMATS, estimate_duration_seconds
 from synthesis.language import language_of_all
 from synthesis.providers import available_providers
 
@@ -17,6 +17,14 @@ GAP_RANGE = (0, 2000)
 CROSSFADE_RANGE = (0, 500)
 DEFAULT_GAP_MS = 300
 DEFAULT_CROSSFADE_MS = 50
+
+
+def _hours(seconds: float) -> str:
+    if seconds < 120:
+        return f"{round(seconds)} seconds"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} minutes"
+    return f"{seconds / 3600:.1f}".removesuffix(".0") + " hours"
 
 
 class JobRequestInvalid(Exception):
@@ -96,6 +104,15 @@ def clean_job_request(data) -> tuple[str, dict]:
     crossfade_ms = _int_in_range(data, "crossfade_ms", DEFAULT_CROSSFADE_MS, *CROSSFADE_RANGE, errors)
 
     turns = _clean_turns(data.get("turns"), errors)
+    if turns and "turns" not in errors:
+        # Checked here, before anything is queued: the worker would spend its
+        # time (and a cloud provider's money) on audio nobody may keep.
+        estimate = estimate_duration_seconds([t["text"] for t in turns], gap_ms)
+        if estimate > settings.TTS_MAX_AUDIO_SECONDS:
+            errors["turns"] = (
+                f"This dialogue would make about {_hours(estimate)} of audio; "
+                f"at most {_hours(settings.TTS_MAX_AUDIO_SECONDS)}. Split it into shorter jobs."
+            )
     speakers = list(dict.fromkeys(t["speaker"] for t in turns))
     if len(speakers) > settings.TTS_MAX_SPEAKERS:
         errors["turns"] = f"At most {settings.TTS_MAX_SPEAKERS} speakers; got {len(speakers)}."

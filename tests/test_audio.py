@@ -1,6 +1,9 @@
+import io
+
 import numpy as np
 import pytest
 
+from synthesis import audio as audio_module
 from synthesis.audio import (
     OUTPUT_FORMATS,
     PEAK_CEILING,
@@ -8,8 +11,10 @@ from synthesis.audio import (
     assemble_dialogue,
     decode,
     encode,
+    estimate_duration_seconds,
     loudness_dbfs,
     normalize_loudness,
+    render_dialogue,
     resample,
 )
 
@@ -183,3 +188,149 @@ def test_mp3_is_the_default_format():
 def test_unknown_format_is_a_value_error():
     with pytest.raises(ValueError):
         encode(speech_like(0.1, 0.5), "aiff")
+
+
+def loaders(turns):
+    """What the pipeline passes: one call per turn, each returning fresh audio."""
+    return [lambda turn=turn: Audio(turn.samples.copy(), turn.sample_rate) for turn in turns]
+
+
+def render(turns, fmt="f32", **kwargs):
+    kwargs = {"gap_ms": 300, "crossfade_ms": 50, "sample_rate": RATE, **kwargs}
+    out = io.BytesIO()
+    timings = render_dialogue(loaders(turns), out, fmt=fmt, **kwargs)
+    return out.getvalue(), timings
+
+
+def random_dialogue(rng):
+    turns = []
+    for _ in range(rng.integers(1, 12)):
+        rate = int(rng.choice([16000, 22050, 24000]))
+        # Lengths from one sample to 2 s: shorter than a crossfade, odd, long.
+        n = int(rng.choice([rng.integers(1, 50), rng.integers(50, 3000), rng.integers(3000, 2 * rate)]))
+        amplitude = float(rng.choice([0.0, 0.01, 0.5, 3.0]))  # silent, quiet, loud, over full scale
+        turns.append(Audio((rng.standard_normal(n) * amplitude).astype(np.float32), rate))
+    gap_ms = int(rng.choice([0, 0, rng.integers(1, 2001)]))
+    crossfade_ms = int(rng.choice([0, rng.integers(1, 501)]))
+    return turns, gap_ms, crossfade_ms
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_render_writes_the_same_samples_and_timings_as_assemble(seed):
+    rng = np.random.default_rng(seed)
+    turns, gap_ms, crossfade_ms = random_dialogue(rng)
+    rate = int(rng.choice([16000, 22050, 48000]))
+    expected, expected_timings = assemble_dialogue(turns, gap_ms, crossfade_ms, sample_rate=rate)
+
+    data, timings = render(turns, gap_ms=gap_ms, crossfade_ms=crossfade_ms, sample_rate=rate)
+
+    assert timings == expected_timings
+    assert np.array_equal(np.frombuffer(data, dtype="<f4"), np.clip(expected.samples, -1, 1))
+
+
+def test_render_leaves_the_turns_samples_alone():
+    turns = [square(RATE), square(RATE // 2)]
+    originals = [turn.samples.copy() for turn in turns]
+    same = [lambda turn=turn: turn for turn in turns]
+    render_dialogue(same, io.BytesIO(), fmt="wav", gap_ms=0, crossfade_ms=100, sample_rate=RATE)
+    assert all(np.array_equal(turn.samples, original) for turn, original in zip(turns, originals))
+
+
+def test_render_loads_each_turn_after_the_previous_one_is_written():
+    # Bounded memory: turn i is only asked for once everything before turn
+    # i - 1's held-back tail (at most one crossfade) is in the file.
+    lengths = [RATE, 2 * RATE, RATE // 2, 3 * RATE]
+    out = io.BytesIO()
+    seen = []
+
+    def loader(i):
+        def load():
+            seen.append((i, out.tell() // 4))
+            return square(lengths[i])
+
+        return load
+
+    timings = render_dialogue(
+        [loader(i) for i in range(len(lengths))], out, fmt="f32", gap_ms=0, crossfade_ms=100, sample_rate=RATE
+    )
+    crossfade = 2205
+    assert [i for i, _ in seen] == [0, 1, 2, 3]
+    for (i, written), (_start, previous_end) in zip(seen[1:], timings):
+        assert written == round(previous_end * RATE / 1000) - min(crossfade, lengths[i - 1] // 2)
+
+
+def test_render_reports_progress_and_1_only_when_the_file_is_complete(monkeypatch):
+    monkeypatch.setattr(audio_module, "PROGRESS_INTERVAL", 0.0)
+    out = io.BytesIO()
+    reports = []
+    turns = [speech_like(4, 0.3), speech_like(6, 0.2), speech_like(1, 0.5)]
+    render_dialogue(
+        loaders(turns), out, fmt="mp3", gap_ms=300, crossfade_ms=50, sample_rate=RATE,
+        on_progress=lambda phase, fraction: reports.append((phase, fraction, len(out.getvalue()))),
+    )  # fmt: skip
+    fractions = [fraction for _phase, fraction, _size in reports]
+    assert {phase for phase, _fraction, _size in reports} == {"encoding"}
+    assert fractions == sorted(fractions)
+    assert fractions[-1] == 1.0 and all(f < 1 for f in fractions[:-1])
+    assert reports[-1][2] == len(out.getvalue())
+    # Several reports per turn: the blocks of a long turn are progress too.
+    assert len(reports) > 2 * len(turns)
+
+
+def test_render_progress_is_rate_limited(monkeypatch):
+    monkeypatch.setattr(audio_module, "PROGRESS_INTERVAL", 3600.0)
+    reports = []
+    render_dialogue(
+        loaders([square(RATE)] * 5), io.BytesIO(), fmt="wav", gap_ms=300, crossfade_ms=50, sample_rate=RATE,
+        on_progress=lambda phase, fraction: reports.append(fraction),
+    )  # fmt: skip
+    assert reports == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("fmt", sorted(OUTPUT_FORMATS))
+def test_render_encodes_every_format_with_the_exact_length(fmt):
+    turns = [speech_like(1.3, 0.5), speech_like(0.7, 0.1), speech_like(2.1, 0.3)]
+    expected, _ = assemble_dialogue(turns, 300, 50, sample_rate=RATE)
+    data, _ = render(turns, fmt=fmt)
+    decoded = decode(data)
+    assert decoded.sample_rate == RATE
+    assert len(decoded.samples) == len(expected.samples)
+    if fmt in ("wav", "flac"):
+        assert np.allclose(decoded.samples, expected.samples, atol=1 / 16384)
+
+
+def test_render_writes_ten_minutes_of_ogg():
+    # One sf.write of more than 8 MiB of float32 used to crash libsndfile's
+    # Vorbis encoder (a stack overflow that killed the worker). 8 kHz keeps it
+    # quick: 4.8 million samples are still 19 MB of float32.
+    rate = 8000
+    turns = [speech_like(60, 0.3, rate=rate) for _ in range(10)]
+    data, timings = render(turns, fmt="ogg", sample_rate=rate, gap_ms=0, crossfade_ms=0)
+    assert timings[-1] == (540_000.0, 600_000.0)
+    assert len(decode(data).samples) == 600 * rate
+
+
+def test_render_needs_a_turn_and_a_known_format():
+    with pytest.raises(ValueError):
+        render_dialogue([], io.BytesIO(), fmt="mp3", gap_ms=0, crossfade_ms=0, sample_rate=RATE)
+    with pytest.raises(ValueError):
+        render([square(100)], fmt="aiff")
+
+
+def test_estimate_counts_syllabic_scripts_slower_and_adds_the_gaps():
+    assert estimate_duration_seconds(["a" * 14, "中" * 4, "かな" * 2, "한국"], gap_ms=500) == 1 + 1 + 1 + 0.5 + 1.5
+    assert estimate_duration_seconds(["Hello."], gap_ms=2000) == 6 / 14
+
+
+@pytest.mark.parametrize(
+    "text, voice",
+    [
+        ("The committee discussed next year's budget in detail, and everyone agreed on schools. " * 3, "en-us"),
+        ("我们今天讨论的是明年的预算问题，委员会的各位成员都认为应该增加教育方面的投入。" * 3, "cmn"),
+    ],
+)
+def test_estimate_is_near_what_espeak_says(text, voice):
+    from synthesis.providers.espeak import EspeakProvider
+
+    spoken = EspeakProvider().synthesize(text, voice).duration_ms / 1000
+    assert 0.6 < estimate_duration_seconds([text], gap_ms=0) / spoken < 1.5

@@ -69,6 +69,10 @@ BAD_BODIES = {
     "turn too long": (dialogue(turns=turns(1, text="x" * 5001), voice_assignments=assign("A")), "turns[0].text"),
     "job too long": (dialogue(turns=turns(21, text="x" * 4999), voice_assignments=assign("A")), "turns"),
     "body not an object": ([1, 2], "body"),
+    "audio too long": (
+        dialogue(turns=turns(20, text="中" * 5000), voice_assignments=assign("A", voice="cmn"), gap_ms=2000),
+        "turns",
+    ),
 }
 
 
@@ -162,3 +166,22 @@ def test_unicode_text_is_accepted_and_ends_in_a_final_state(alice_client, text, 
     job = Job.objects.get(pk=response.json()["id"])
     assert job.status == Job.Status.COMPLETED, (job.error_code, job.error_message)
     assert job.result_metadata["duration_ms"] > 300
+
+
+def test_estimated_audio_length_is_limited(alice_client, settings):
+    # 100,000 Chinese characters (about 7 hours) are refused; the same number
+    # of Latin ones (about 2) fits the default 3 hours.
+    chinese = dialogue(turns=turns(20, text="中" * 5000), voice_assignments=assign("A", voice="cmn"))
+    response = alice_client.post("/api/v1/jobs", data=json.dumps(chinese), content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["details"]["turns"] == (
+        "This dialogue would make about 6.9 hours of audio; at most 3 hours. Split it into shorter jobs."
+    )
+    latin = dialogue(turns=turns(20, text="x" * 5000), voice_assignments=assign("A"))
+    response = alice_client.post("/api/v1/jobs", data=json.dumps(latin), content_type="application/json")
+    assert response.status_code == 201, response.content
+
+    settings.TTS_MAX_AUDIO_SECONDS = 3
+    response = alice_client.post("/api/v1/jobs", data=json.dumps(dialogue()), content_type="application/json")
+    assert response.status_code == 400
+    assert "about 5 seconds of audio; at most 3 seconds" in response.json()["details"]["turns"]

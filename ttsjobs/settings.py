@@ -213,6 +213,10 @@ TTS_MAX_SPEAKERS = envint("TTS_MAX_SPEAKERS", 50)
 TTS_MAX_TURNS = envint("TTS_MAX_TURNS", 1000)
 TTS_MAX_TURN_CHARS = envint("TTS_MAX_TURN_CHARS", 5000)
 TTS_MAX_JOB_CHARS = envint("TTS_MAX_JOB_CHARS", 100_000)
+# Longest audio a job may make, estimated from its text before it is accepted
+# (synthesis.audio.estimate_duration_seconds): 100,000 characters of Chinese
+# would be about 7 hours.
+TTS_MAX_AUDIO_SECONDS = envint("TTS_MAX_AUDIO_SECONDS", 3 * 3600)
 TTS_MAX_SPEAKER_NAME = 50
 TTS_JOB_DEADLINE_SECONDS = envint("TTS_JOB_DEADLINE_SECONDS", 600)
 # Seconds between the retries of a transient engine error: one retry per entry.
