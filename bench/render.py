@@ -1,0 +1,244 @@
+"""Streaming render (synthesis.audio.render_dialogue): peak memory and speed; prints JSON.
+
+    .venv/bin/python bench/render.py [memory] [speed] [--keep DIR]
+
+memory — peak resident memory above idle while rendering the two largest
+    jobs, each in a fresh subprocess (VmHWM from /proc/self/status, minus VmRSS
+    once the modules are loaded):
+    - "cjk": 20 turns × 5,000 Chinese characters, eSpeak voice ``cmn``,
+      ``gap_ms`` 2000 (more than TTS_MAX_AUDIO_SECONDS now accepts; it was the
+      largest job the limits accepted before);
+    - "short-turns": 1,000 turns × 100 characters, eSpeak ``en-us``, 300/50 ms.
+    Each turn is synthesized by the real eSpeak provider (in another
+    subprocess, so its memory is not counted) into a FLAC file, which the
+    renderer loads when it gets to it, as the pipeline loads kept segments.
+    Output: MP3 into a temporary file.
+
+speed — a 300-turn eSpeak dialogue (3 voices, about 19 minutes): engine time,
+    then the old way (assemble_dialogue + soundfile's one-shot encode, as the
+    pipeline did) and render_dialogue to MP3 and to raw float32 (no encoding:
+    the difference is the encoding's share). Best of 3 for the renders.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CJK_SENTENCE = "我们今天讨论的是明年的预算问题，委员会的各位成员都认为应该增加教育方面的投入。"
+EN_WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "the",
+    "lazy",
+    "dog",
+    "while",
+    "our",
+    "committee",
+    "discusses",
+    "next",
+    "year",
+    "budget",
+    "in",
+    "detail",
+]
+
+
+def cjk_case():
+    text = (CJK_SENTENCE * (5000 // len(CJK_SENTENCE) + 1))[:5000]
+    return {"turns": [(text, "cmn")] * 20, "gap_ms": 2000, "crossfade_ms": 50}
+
+
+def short_turns_case():
+    turns = []
+    for i in range(1000):
+        words = " ".join(EN_WORDS[(i + k) % len(EN_WORDS)] for k in range(40))
+        turns.append(((f"Turn {i}: " + words)[:99] + ".", ("en-us", "en-gb+m3", "en-us+f3")[i % 3]))
+    return {"turns": turns, "gap_ms": 300, "crossfade_ms": 50}
+
+
+def dialogue_300():
+    voices = ("en-us", "en-gb+m3", "en-us+f3")
+    turns = []
+    for i in range(300):
+        n = 7 + (i * 7) % 8
+        words = " ".join(EN_WORDS[(i + k) % len(EN_WORDS)] for k in range(n))
+        turns.append((f"Turn {i}: {words}.", voices[i % 3]))
+    return turns
+
+
+CASES = {"cjk": cjk_case, "short-turns": short_turns_case}
+
+
+def status_kib(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def synthesize_to_files(case_name, folder):
+    """Child process: each turn through the real eSpeak provider into a FLAC file."""
+    import soundfile as sf
+
+    from synthesis.providers.espeak import EspeakProvider
+
+    provider = EspeakProvider()
+    started = time.perf_counter()
+    seconds = 0.0
+    for i, (text, voice) in enumerate(CASES[case_name]()["turns"]):
+        turn = provider.synthesize(text, voice)
+        sf.write(Path(folder) / f"{i:04d}.flac", turn.samples, turn.sample_rate, subtype="PCM_16")
+        seconds += turn.duration_ms / 1000
+    print(json.dumps({"audio_seconds": round(seconds, 1), "engine_seconds": round(time.perf_counter() - started, 2)}))
+
+
+def render_files(case_name, folder):
+    """Child process: render the case's FLAC files to MP3, report peak memory."""
+    import soundfile as sf
+
+    from synthesis import mp3
+    from synthesis.audio import Audio, render_dialogue
+
+    mp3._lame()  # part of idle: a worker has loaded its libraries long before
+    case = CASES[case_name]()
+    paths = sorted(Path(folder).glob("*.flac"))
+
+    def loader(path):
+        def load():
+            samples, rate = sf.read(path, dtype="float32")
+            return Audio(samples, rate)
+
+        return load
+
+    idle_kib = status_kib("VmRSS")
+    reports = []
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        last = [started]
+
+        def on_progress(phase, fraction):
+            now = time.perf_counter()
+            reports.append(now - last[0])
+            last[0] = now
+
+        timings = render_dialogue(
+            [loader(p) for p in paths], out, fmt="mp3", gap_ms=case["gap_ms"],
+            crossfade_ms=case["crossfade_ms"], sample_rate=22050, on_progress=on_progress,
+        )  # fmt: skip
+        elapsed = time.perf_counter() - started
+        size = out.tell()
+    print(json.dumps({
+        "idle_mb": round(idle_kib / 1024, 1),
+        "peak_above_idle_mb": round((status_kib("VmHWM") - idle_kib) / 1024, 1),
+        "audio_seconds": round(timings[-1][1] / 1000, 1),
+        "render_seconds": round(elapsed, 1),
+        "mp3_mb": round(size / 2**20, 1),
+        "longest_progress_gap_seconds": round(max(reports[1:], default=0), 2),
+    }))  # fmt: skip
+
+
+def child(*args):
+    out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode:
+        raise RuntimeError(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def memory(keep=None):
+    results = {}
+    for name in CASES:
+        with tempfile.TemporaryDirectory(prefix=f"render-{name}-", dir=keep) as folder:
+            synthesis = child("--synthesize", name, folder)
+            results[name] = {**child("--render", name, folder), "engine_seconds": synthesis["engine_seconds"]}
+    return results
+
+
+def speed():
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    from synthesis.audio import assemble_dialogue, render_dialogue
+    from synthesis.providers.espeak import EspeakProvider
+
+    provider = EspeakProvider()
+    provider.synthesize("warm up", "en-us")
+    started = time.perf_counter()
+    turns = [provider.synthesize(text, voice) for text, voice in dialogue_300()]
+    engine = time.perf_counter() - started
+
+    started = time.perf_counter()
+    mix, _ = assemble_dialogue(turns, 300, 50)
+    assembled = time.perf_counter()
+    old = io.BytesIO()
+    sf.write(old, np.clip(mix.samples, -1, 1), mix.sample_rate, format="MP3", subtype="MPEG_LAYER_III")
+    old_encode = time.perf_counter() - assembled
+    old_assembly = assembled - started
+    del mix
+
+    def best_render(fmt):
+        best = None
+        for _ in range(3):
+            out = io.BytesIO()
+            started = time.perf_counter()
+            render_dialogue(
+                [lambda t=t: t for t in turns], out, fmt=fmt, gap_ms=300, crossfade_ms=50, sample_rate=22050
+            )
+            elapsed = time.perf_counter() - started
+            best = min(best or elapsed, elapsed)
+        return best, out.getvalue()
+
+    raw_seconds, _ = best_render("f32")
+    mp3_seconds, data = best_render("mp3")
+    audio_seconds = sum(t.duration_ms for t in turns) / 1000
+    return {
+        "turns": len(turns),
+        "audio_minutes": round(sf.info(io.BytesIO(data)).duration / 60, 1),
+        "turn_audio_seconds": round(audio_seconds, 1),
+        "engine_seconds": round(engine, 2),
+        "before": {
+            "assembly_seconds": round(old_assembly, 2),
+            "encode_seconds": round(old_encode, 2),
+            "total_with_engine_seconds": round(engine + old_assembly + old_encode, 2),
+            "mp3_kbps": round(len(old.getvalue()) * 8 / audio_seconds / 1000, 1),
+        },
+        "after": {
+            "render_mp3_seconds": round(mp3_seconds, 2),
+            "render_without_encoding_seconds": round(raw_seconds, 2),
+            "encode_share_seconds": round(mp3_seconds - raw_seconds, 2),
+            "total_with_engine_seconds": round(engine + mp3_seconds, 2),
+            "mp3_kbps": round(len(data) * 8 / audio_seconds / 1000, 1),
+        },
+        "load_average_before": os.getloadavg()[0],
+    }
+
+
+def main(argv):
+    if argv[:1] == ["--synthesize"]:
+        return synthesize_to_files(argv[1], argv[2])
+    if argv[:1] == ["--render"]:
+        return render_files(argv[1], argv[2])
+    keep = argv[argv.index("--keep") + 1] if "--keep" in argv else None
+    wanted = [a for a in argv if a in ("memory", "speed")] or ["speed", "memory"]
+    results = {"load_average": os.getloadavg()[0]}
+    if "speed" in wanted:
+        results["speed_300_turns"] = speed()
+    if "memory" in wanted:
+        results["memory"] = memory(keep)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
