@@ -71,7 +71,7 @@ def dialogue_300():
     voices = ("en-us", "en-gb+m3", "en-us+f3")
     turns = []
     for i in range(300):
-        n = 7 + (i * 7) % 8
+        n = 5 + (i * 7) % 6
         words = " ".join(EN_WORDS[(i + k) % len(EN_WORDS)] for k in range(n))
         turns.append((f"Turn {i}: {words}.", voices[i % 3]))
     return turns

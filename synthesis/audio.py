@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from synthesis.mp3 import Mp3Writer
+from synthesis import mp3
 
 
 @dataclass
@@ -366,9 +366,10 @@ def _open_encoder(out: BinaryIO, fmt: str, sample_rate: int):
     if fmt not in _SOUNDFILE_FORMATS:
         raise ValueError(f"unknown output format {fmt!r}; expected one of {', '.join(OUTPUT_FORMATS)}")
     if fmt == "mp3":
-        # LAME with libsndfile's settings, 3.3 times faster than libsndfile's build: see mp3.py.
-        with Mp3Writer(out, sample_rate) as mp3:
-            yield lambda block: mp3.write(np.clip(block, -1.0, 1.0))
+        # LAME with libsndfile's settings, in a faster build, on every core: see mp3.py.
+        writer = mp3.ParallelMp3Writer if mp3.THREADS > 1 else mp3.Mp3Writer
+        with writer(out, sample_rate) as encoder:
+            yield lambda block: encoder.write(np.clip(block, -1.0, 1.0))
         return
     container, subtype = _SOUNDFILE_FORMATS[fmt]
     # Written a block at a time: one sf.write of the whole signal overflows the
