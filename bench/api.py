@@ -106,6 +106,21 @@ def parse_args():
     )
     parser.add_argument("--database", default="ttsjobs_bench")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs) for a look")
+    scale = parser.add_argument_group("scale mode (bench/scale.py)")
+    scale.add_argument(
+        "--jobs",
+        type=int,
+        help="measure at 1,000 jobs and at this many (10,000 users, a heavy user with 10 %%, 60 days, "
+        "10,000 queued) instead of the plain run; prints a table of both",
+    )
+    scale.add_argument("--html-requests", type=int, default=40, help="HTML list requests per client (default 40)")
+    scale.add_argument("--repeat", type=int, default=7, help="in-process runs per figure, median (default 7)")
+    scale.add_argument(
+        "--reuse-data",
+        action="store_true",
+        help="keep the filled databases (<database>_<size>) and use them again next time instead of "
+        "rebuilding (a million jobs take minutes)",
+    )
     return parser.parse_args()
 
 
@@ -425,11 +440,22 @@ def main():
         "Q_WORKERS": str(args.q_workers),
     }
     server_cmd = [
-        sys.executable, "-m", "gunicorn", "ttsjobs.wsgi", "--bind", f"127.0.0.1:{port}",
+        sys.executable, "-m", "gunicorn", "ttsjobs.wsgi",
         "--workers", str(args.gunicorn_workers), "--worker-class", args.gunicorn_class,
     ]  # fmt: skip
     if args.gunicorn_class == "gthread":
         server_cmd += ["--threads", str(args.gunicorn_threads)]
+    if args.jobs:
+        import scale
+
+        args.tmp = tmp
+        scale.run(args, base_url, env, server_cmd)
+        if not args.keep:
+            import shutil
+
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
+    server_cmd += ["--bind", f"127.0.0.1:{port}"]
     worker_cmd = [sys.executable, "manage.py", "run_worker"]
 
     # SIGTERM (e.g. from make or a CI timeout) should clean up like Ctrl-C.
@@ -543,7 +569,7 @@ def main():
                 "note": "server, worker, PostgreSQL and these clients share the cores",
             },
             "server": {
-                "command": "gunicorn ttsjobs.wsgi " + " ".join(server_cmd[6:]),
+                "command": "gunicorn ttsjobs.wsgi " + " ".join(server_cmd[4:]),
                 "DEBUG": 0,
                 "DB_CONN_MAX_AGE": args.conn_max_age,
             },

@@ -3,8 +3,11 @@
 Errors are ``{"error": CODE, "message": text, "details": {...}}``.
 """
 
+import base64
 import hashlib
 import json
+import uuid
+from datetime import datetime
 from functools import wraps
 
 from django.http import Http404, JsonResponse
@@ -15,7 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from synthesis.access import get_job_for_user
 from synthesis.audio import OUTPUT_FORMATS
 from synthesis.downloads import audio_response
-from synthesis.models import ApiToken, IdempotencyKeyReused, Job, JobLimitExceeded
+from synthesis.models import ApiToken, IdempotencyKeyReused, Job, JobCount, JobLimitExceeded
 from synthesis.providers import available_providers
 from synthesis.validation import JobRequestInvalid, clean_job_request
 
@@ -160,6 +163,24 @@ def submit_job(request):
     return JsonResponse(job_detail(job), status=201)
 
 
+def encode_cursor(job: Job) -> str:
+    return base64.urlsafe_b64encode(f"{job.created_at.isoformat()}|{job.pk}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(value: str) -> tuple[datetime, uuid.UUID]:
+    """(created_at, id) of the last job of the previous page; ValueError if
+    it is not a cursor this API made."""
+    try:
+        text = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
+        created_at, pk = text.split("|")
+        created_at = datetime.fromisoformat(created_at)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(value) from exc
+    if created_at.tzinfo is None:
+        raise ValueError(value)
+    return created_at, uuid.UUID(pk)
+
+
 def list_jobs(request):
     errors = {}
     limit, offset = request.GET.get("limit", "20"), request.GET.get("offset", "0")
@@ -178,19 +199,44 @@ def list_jobs(request):
     status = request.GET.get("status")
     if status and status not in Job.Status.values:
         errors["status"] = f"Unknown status; use one of {', '.join(Job.Status.values)}."
+    cursor = request.GET.get("cursor")
+    if cursor:
+        try:
+            cursor = decode_cursor(cursor)
+        except ValueError:
+            errors["cursor"] = "Not a cursor from this API: use next_cursor of the page before."
+        if offset:
+            errors["offset"] = "Give either a cursor or an offset, not both."
     if errors:
         return error_response(400, "VALIDATION_ERROR", "Some query parameters are not valid.", errors)
+    # The total comes from the counts the database keeps (JobCount), not from
+    # counting up to 100,000 rows on every page.
+    counts = JobCount.objects.for_user(request.user).by_status()
+    total = counts[status] if status else sum(counts.values())
     # A summary never shows the dialogue, and a job's input can hold 100,000
     # characters: a page of 100 jobs must not read megabytes it throws away.
     jobs = Job.objects.for_user(request.user).defer("input_params")
     if status:
         jobs = jobs.filter(status=status)
-    total = jobs.count()
-    # Past the end there is nothing to fetch, and an offset beyond 64 bits
-    # would overflow the database's integer (a 500) if it were sent.
-    page = jobs.order_by("-created_at")[offset : offset + limit] if offset < total else []
-    items = [job_summary(job) for job in page]
-    return JsonResponse({"items": items, "total": total, "limit": limit, "offset": offset})
+    if cursor:
+        page = list(jobs.after(*cursor).newest_first()[: limit + 1])
+    elif offset < total:
+        page = list(jobs.page(offset, limit + 1))
+    else:
+        # Past the end there is nothing to fetch, and an offset beyond 64 bits
+        # would overflow the database's integer (a 500) if it were sent.
+        page = []
+    # One row more than asked says whether there is a next page.
+    more, page = len(page) > limit, page[:limit]
+    return JsonResponse(
+        {
+            "items": [job_summary(job) for job in page],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "next_cursor": encode_cursor(page[-1]) if more else None,
+        }
+    )
 
 
 @require_http_methods(["GET", "POST"])

@@ -6,11 +6,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import models, transaction
-from django.db.models import Case, Count, F, OuterRef, Q, Subquery, When
-from django.db.models.functions import Coalesce
+from django.db import connection, models, transaction
+from django.db.models import Case, F, OuterRef, Q, Subquery, When
 from django.utils import timezone
 from django_q.tasks import async_task
+
+from synthesis.counting import count_or_estimate
 
 log = logging.getLogger("synthesis.jobs")
 
@@ -36,6 +37,13 @@ def audio_upload_to(job, filename):
     return f"audio/{job.created_at:%Y/%m}/{job.id}-{secrets.token_urlsafe(12)}.{ext}"
 
 
+class CountUpTo(Subquery):
+    """COUNT(*) of a sliced subquery: reads at most its LIMIT rows."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) AS counted)"
+    output_field = models.IntegerField()
+
+
 class JobQuerySet(models.QuerySet):
     def for_user(self, user):
         return self.filter(owner=user)
@@ -49,20 +57,38 @@ class JobQuerySet(models.QuerySet):
     def with_queue_position(self):
         """Annotate ``queue_position`` on pending jobs: 1 + the pending jobs of
         any user created before it (the queue is first come, first served).
-        One correlated subquery, so a page of jobs costs one query."""
-        ahead = (
-            Job.objects.filter(status=Job.Status.PENDING, created_at__lt=OuterRef("created_at"))
-            .order_by()
-            .values("status")
-            .annotate(n=Count("pk"))
-            .values("n")
-        )
+        Counting stops at QUEUE_POSITION_CAP jobs ahead, so a page costs the
+        same with 10 or 100,000 jobs waiting; a position past the cap reads
+        "more than QUEUE_POSITION_CAP ahead" (Job.queue_position_known)."""
+        ahead = Job.objects.filter(status=Job.Status.PENDING, created_at__lt=OuterRef("created_at")).order_by()
         return self.annotate(
             queue_position=Case(
-                When(status=Job.Status.PENDING, then=Coalesce(Subquery(ahead), 0) + 1),
+                When(status=Job.Status.PENDING, then=CountUpTo(ahead.values("pk")[: Job.QUEUE_POSITION_CAP]) + 1),
                 default=None,
                 output_field=models.IntegerField(),
             )
+        )
+
+    def newest_first(self):
+        # The id breaks ties between jobs created in the same microsecond, so
+        # pages and cursors never skip or repeat a job.
+        return self.order_by("-created_at", "-pk")
+
+    def page(self, offset: int, limit: int):
+        """Rows ``offset`` to ``offset + limit`` newest first, as a queryset
+        (still open to only()/annotate()). The rows skipped are read from the
+        index alone (owner, created_at, id) in a subquery, not fetched from
+        the table one by one: offset 10,000 costs about as much as offset 0."""
+        ids = self.newest_first().values("pk")[offset : offset + limit]
+        return self.filter(pk__in=ids).newest_first()
+
+    def after(self, created_at, pk):
+        """The jobs after (older than) the one at (created_at, pk) in
+        newest_first() order: a cursor, whatever the depth one index range."""
+        # The redundant created_at__lte bounds the index range; the OR alone
+        # would be a filter over every row before it.
+        return self.filter(created_at__lte=created_at).filter(
+            Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
         )
 
     def expired(self, now=None):
@@ -75,6 +101,9 @@ class JobQuerySet(models.QuerySet):
             Q(status__in=[Job.Status.COMPLETED, Job.Status.FAILED], completed_at__lt=keep)
             | Q(status=Job.Status.CANCELLED, completed_at__lt=keep_cancelled)
         )
+
+
+DRY_RUN_EXACT_UP_TO = 1000
 
 
 class JobManager(models.Manager.from_queryset(JobQuerySet)):
@@ -212,7 +241,10 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
         row for the next run."""
         expired = self.expired(now).order_by("completed_at", "pk")
         if dry_run:
-            return {"deleted": 0, "would_delete": expired.count(), "errors": 0, "stopped_early": False}
+            # Exact up to DRY_RUN_EXACT_UP_TO; a backlog past that is the
+            # planner's estimate, not a count of every expired row.
+            would_delete, exact = count_or_estimate(expired, DRY_RUN_EXACT_UP_TO)
+            return {"deleted": 0, "would_delete": would_delete, "exact": exact, "errors": 0, "stopped_early": False}
         deleted, errors, stopped_early = 0, 0, False
         after = None
         while True:
@@ -267,6 +299,9 @@ class Job(models.Model):
 
     ACTIVE_STATUSES = (Status.PENDING, Status.PROCESSING)
     FINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
+    # Beyond this many jobs ahead a waiting job's place is not counted (see
+    # with_queue_position): "more than 1,000 ahead" is all anyone needs.
+    QUEUE_POSITION_CAP = 1000
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
@@ -309,8 +344,13 @@ class Job(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["owner", "-created_at"], name="job_owner_recent"),
-            models.Index(fields=["owner", "status", "-created_at"], name="job_owner_status"),
+            # The id ends each list index: pages are ordered (created_at, id),
+            # so a deep page's ids come from the index alone (see page_ids())
+            # and a cursor resumes exactly where the last page ended.
+            models.Index(fields=["owner", "-created_at", "-id"], name="job_owner_recent"),
+            models.Index(fields=["owner", "status", "-created_at", "-id"], name="job_owner_status"),
+            # The admin's newest-first list of everyone's jobs.
+            models.Index(fields=["-created_at", "-id"], name="job_recent"),
             models.Index(fields=["status", "deadline_at"], name="job_status_deadline"),
             models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
             models.Index(fields=["status", "created_at"], name="job_status_created"),
@@ -337,6 +377,11 @@ class Job(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def queue_position_known(self) -> bool:
+        position = getattr(self, "queue_position", None)
+        return position is not None and position <= self.QUEUE_POSITION_CAP
 
     @property
     def can_cancel(self) -> bool:
@@ -509,6 +554,80 @@ class Job(models.Model):
         if self.audio:
             self.audio.storage.delete(self.audio.name)
         self.delete()
+
+
+# --- maintained counts ----------------------------------------------------------
+
+
+class JobCountQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(owner=user)
+
+    def by_status(self) -> dict:
+        """{status: jobs} summed over the rows of this queryset, every status
+        present (0 when none). One query over at most five rows per owner."""
+        counts = dict(self.order_by().values_list("status").annotate(n=models.Sum("jobs")))
+        return {status: counts.get(status) or 0 for status in Job.Status.values}
+
+
+class JobCountManager(models.Manager.from_queryset(JobCountQuerySet)):
+    def rebuild(self) -> int:
+        """Recount everything from synthesis_job (after a bulk load with the
+        triggers disabled, or if a restore left the two out of step). Takes a
+        full scan of the job table: an operator's tool, not a request's."""
+        with transaction.atomic():
+            self.all().delete()
+            with connection.cursor() as cursor:
+                cursor.execute(JOB_COUNT_REBUILD_SQL[connection.vendor])
+            return self.count()
+
+
+class JobCount(models.Model):
+    """How many jobs each owner has in each status, and how many stored audio
+    files of how many bytes, kept by database triggers on synthesis_job (see
+    migration 0004): every insert, delete and status move adjusts the two rows
+    concerned in the same transaction, however it is made (the ORM, a bulk
+    update, the admin, psql). Tab counts, the API's ``total`` and job_stats
+    read these few rows instead of counting up to 100,000 jobs per request.
+
+    No foreign-key constraint: when a user is deleted, their jobs' delete
+    triggers run after or before this row goes, in an order Django chooses."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, db_constraint=False, related_name="job_counts"
+    )
+    status = models.CharField(max_length=16)  # no choices: a new status needs no migration here
+    jobs = models.BigIntegerField(default=0)
+    files = models.BigIntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+
+    objects = JobCountManager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "status"], name="jobcount_owner_status")]
+
+    def __str__(self):
+        return f"{self.owner_id} {self.status}: {self.jobs}"
+
+
+# What one job row adds to its (owner, status) row: 1 job, and its file with
+# its recorded size when it has audio. Used by the triggers and by rebuild().
+_PG_SIZE = (
+    "CASE WHEN {row}.audio <> '' AND jsonb_typeof({row}.result_metadata -> 'size_bytes') = 'number' "
+    "THEN ({row}.result_metadata ->> 'size_bytes')::numeric::bigint ELSE 0 END"
+)
+_SQLITE_SIZE = (
+    "CASE WHEN {row}.audio <> '' AND json_type({row}.result_metadata, '$.size_bytes') IN ('integer', 'real') "
+    "THEN CAST(json_extract({row}.result_metadata, '$.size_bytes') AS INTEGER) ELSE 0 END"
+)
+JOB_COUNT_REBUILD_SQL = {
+    vendor: (
+        "INSERT INTO synthesis_jobcount (owner_id, status, jobs, files, bytes) "
+        "SELECT owner_id, status, COUNT(*), SUM(CASE WHEN audio <> '' THEN 1 ELSE 0 END), "
+        f"COALESCE(SUM({size.format(row='synthesis_job')}), 0) FROM synthesis_job GROUP BY owner_id, status"
+    )
+    for vendor, size in (("postgresql", _PG_SIZE), ("sqlite", _SQLITE_SIZE))
+}
 
 
 # --- API tokens ---------------------------------------------------------------

@@ -204,6 +204,11 @@ def schemas() -> dict:
                 "total": {"type": "integer", "minimum": 0},
                 "limit": {"type": "integer", "minimum": 1, "maximum": 100},
                 "offset": {"type": "integer", "minimum": 0},
+                "next_cursor": {
+                    "type": ["string", "null"],
+                    "description": "Pass as `cursor` for the next page (null on the last page): as fast at any "
+                    "depth, and no job is skipped or repeated when new ones arrive meanwhile.",
+                },
             },
         },
         "Voices": {
@@ -358,6 +363,12 @@ def build_contract() -> dict:
                             "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
                         },
                         {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+                        {
+                            "name": "cursor",
+                            "in": "query",
+                            "description": "next_cursor of the previous page (instead of offset).",
+                            "schema": {"type": "string"},
+                        },
                         {
                             "name": "status",
                             "in": "query",

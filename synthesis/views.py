@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
@@ -28,7 +28,7 @@ from synthesis import audio, subtitles
 from synthesis.access import get_job_for_user
 from synthesis.downloads import audio_response
 from synthesis.forms import SPEAKER_COLOURS, DialogueForm, voice_field_name
-from synthesis.models import Job, JobLimitExceeded
+from synthesis.models import Job, JobCount, JobLimitExceeded
 from synthesis.pages import render_page
 from synthesis.providers import ProviderError, get_provider
 from synthesis.script import format_script
@@ -88,19 +88,15 @@ def list_context(user, status: str, page: int, watch: list[str] = ()) -> dict:
     """Everything the list partial shows: a fixed number of queries whatever
     the page size (tab counts, one page of rows, finished watched jobs)."""
     mine = Job.objects.for_user(user)
-    counts = mine.aggregate(
-        all=Count("pk"),
-        active=Count("pk", filter=Q(status__in=Job.ACTIVE_STATUSES)),
-        **{s: Count("pk", filter=Q(status=s)) for s in (Job.Status.COMPLETED, Job.Status.FAILED, Job.Status.CANCELLED)},
-    )
-    rows = (
-        mine.only(*LIST_FIELDS)
-        .with_queue_position()
-        .annotate(
-            assignments=KeyTransform("voice_assignments", "input_params"),
-            duration_ms=KeyTransform("duration_ms", "result_metadata"),
-        )
-    )
+    # Kept by the database (JobCount), so the tabs cost the same at 10 jobs
+    # or 100,000.
+    by_status = JobCount.objects.for_user(user).by_status()
+    counts = {
+        "all": sum(by_status.values()),
+        "active": sum(by_status[s] for s in Job.ACTIVE_STATUSES),
+        **{s: by_status[s] for s in Job.FINAL_STATUSES},
+    }
+    rows = mine
     if status == "active":
         rows = rows.active()
     elif status:
@@ -108,9 +104,7 @@ def list_context(user, status: str, page: int, watch: list[str] = ()) -> dict:
     total = counts[status or "all"]
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(page, pages)
-    jobs = list(rows.order_by("-created_at")[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
-    for job in jobs:
-        job.speaker_names = [a.get("speaker", "") for a in job.assignments or []]
+    jobs = list_rows(rows.page((page - 1) * PAGE_SIZE, PAGE_SIZE))
     active_ids = [str(job.pk) for job in jobs if job.is_active]
     query = {k: v for k, v in (("status", status), ("page", page if page > 1 else "")) if v}
     return {
@@ -131,18 +125,55 @@ def list_context(user, status: str, page: int, watch: list[str] = ()) -> dict:
     }
 
 
-def finished_among(user, watch) -> list[Job]:
-    """The watched jobs (active when the page last saw them) that have
-    finished since: the "job finished" notices."""
+def list_rows(jobs) -> list[Job]:
+    """The jobs as rows of the list: only what a row shows, with queue places."""
+    jobs = list(
+        jobs.only(*LIST_FIELDS)
+        .with_queue_position()
+        .annotate(
+            assignments=KeyTransform("voice_assignments", "input_params"),
+            duration_ms=KeyTransform("duration_ms", "result_metadata"),
+        )
+    )
+    for job in jobs:
+        job.speaker_names = [a.get("speaker", "") for a in job.assignments or []]
+    return jobs
+
+
+def watched_ids(watch) -> list[uuid.UUID]:
     ids = []
     for value in watch:
         try:
             ids.append(uuid.UUID(value))
         except ValueError:
             continue
+    return ids[:PAGE_SIZE]
+
+
+def poll_list(request, status, page, watch):
+    """The list's poll (every 2 s while jobs on the page wait or run): one
+    query for the watched jobs and any other active job of the user. While the
+    same jobs are active, only their rows are sent, swapped in place by id
+    (HX-Reswap: none leaves the rest of the list, and its polling, as it is):
+    session, user and that query, whatever the number of jobs. When one has
+    finished, or a new one was submitted elsewhere, the whole list is
+    rendered, with the notices."""
+    ids = watched_ids(watch)
+    rows = list_rows(Job.objects.for_user(request.user).filter(Q(pk__in=ids) | Q(status__in=Job.ACTIVE_STATUSES)))
+    if {job.pk for job in rows if job.is_active} != set(ids):
+        return render_list(request, status, page, watch=watch)
+    response = render_page(request, "synthesis/job_list.html", {"jobs": rows}, partial="job-rows-oob")
+    response["HX-Reswap"] = "none"
+    return response
+
+
+def finished_among(user, watch) -> list[Job]:
+    """The watched jobs (active when the page last saw them) that have
+    finished since: the "job finished" notices."""
+    ids = watched_ids(watch)
     if not ids:
         return []
-    return list(Job.objects.for_user(user).finished().filter(pk__in=ids[:PAGE_SIZE]).only("id", "title", "status"))
+    return list(Job.objects.for_user(user).finished().filter(pk__in=ids).only("id", "title", "status"))
 
 
 def render_list(request, status, page, *, watch=(), oob_messages=False):
@@ -155,6 +186,10 @@ def render_list(request, status, page, *, watch=(), oob_messages=False):
 def job_list(request):
     status, page = list_state(request.GET)
     watch = [v for v in request.GET.get("watch", "").split(",") if v]
+    if request.htmx and request.htmx.trigger == "job-list" and watch:
+        # The wrapper's own every-2s trigger (the tabs and pages inside it
+        # inherit its hx-vals, but are triggered by their own ids).
+        return poll_list(request, status, page, watch)
     return render_list(request, status, page, watch=watch)
 
 
@@ -215,6 +250,7 @@ def detail_context(job: Job, *, notify_finished: bool = False) -> dict:
         queue_position = (
             Job.objects.filter(pk=job.pk).with_queue_position().values_list("queue_position", flat=True).first()
         )
+        job.queue_position = queue_position
     return {
         "job": job,
         "cast": cast,

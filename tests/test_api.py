@@ -2,6 +2,7 @@ import json
 import uuid
 
 import pytest
+from django.utils import timezone
 from django_q.models import OrmQ
 
 from synthesis.audio import decode
@@ -193,3 +194,33 @@ def test_result_and_audio_file_id_only_on_completed_jobs(alice_client):
     done = alice_client.get(f"/api/v1/jobs/{detail['id']}").json()
     assert done["result_metadata"]["duration_ms"] > 0
     assert done["audio_file_id"] == str(Job.objects.get(pk=detail["id"]).audio_file_id)
+
+
+def test_cursor_walks_every_job_once_even_with_equal_times(alice_client, alice):
+    same_moment = timezone.now()
+    ids = []
+    for _ in range(5):
+        ids.append(post_job(alice_client, dialogue()).json()["id"])
+        assert Job.objects.get(pk=ids[-1]).cancel()
+    Job.objects.filter(pk__in=ids[1:4]).update(created_at=same_moment)  # ties are broken by id
+    expected = list(Job.objects.filter(owner=alice).order_by("-created_at", "-pk").values_list("pk", flat=True))
+    seen, cursor = [], None
+    while True:
+        query = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = alice_client.get("/api/v1/jobs", query).json()
+        assert page["total"] == 5
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == [str(pk) for pk in expected]
+    # The offset pages agree with the cursor pages.
+    by_offset = [alice_client.get("/api/v1/jobs", {"limit": 2, "offset": o}).json()["items"] for o in (0, 2, 4)]
+    assert [item["id"] for page in by_offset for item in page] == seen
+
+
+@pytest.mark.parametrize("query", ["cursor=nonsense", "cursor=MjAyNnwx", "cursor=eA&offset=2"])
+def test_bad_cursor_is_a_validation_error(alice_client, query):
+    response = alice_client.get(f"/api/v1/jobs?{query}")
+    assert response.status_code == 400
+    assert set(response.json()["details"]) <= {"cursor", "offset"} and response.json()["details"]

@@ -410,3 +410,45 @@ def test_actions_need_post_and_csrf(alice, client):
     assert strict.get(reverse("job_resubmit", args=[job.pk])).status_code == 405
     job.refresh_from_db()
     assert job.status == Job.Status.PENDING
+
+
+POLL = {**HX, "HTTP_HX_TRIGGER": "job-list"}  # the list wrapper's own every-2s trigger
+
+
+def test_poll_sends_only_the_rows_of_jobs_still_active(alice_client, alice, django_assert_num_queries):
+    make_job(alice, Job.Status.COMPLETED)
+    pending, running = make_job(alice), make_job(alice, Job.Status.PROCESSING)
+    with django_assert_num_queries(3):  # session, user, the watched (and any other active) jobs
+        response = alice_client.get(reverse("job_list"), {"watch": f"{pending.pk},{running.pk}"}, **POLL)
+    html = response.content.decode()
+    assert response["HX-Reswap"] == "none" and "HX-Request" in response["Vary"]
+    assert '<section id="job-list"' not in html  # the tabs, pages and the polling itself stay as they are
+    rows = re.findall(r'<li class="job" id="job-([0-9a-f-]+)" data-status="(\w+)" hx-swap-oob="true">', html)
+    assert sorted(rows) == sorted([(str(pending.pk), "pending"), (str(running.pk), "processing")])
+    assert "place 1 in the queue" in html and "1/3 turns" in html
+
+
+def test_poll_renders_the_whole_list_when_a_job_finished_or_appeared(alice_client, alice):
+    pending, running = make_job(alice), make_job(alice, Job.Status.PROCESSING)
+    assert pending.cancel()
+    response = alice_client.get(reverse("job_list"), {"watch": f"{pending.pk},{running.pk}"}, **POLL)
+    html = response.content.decode()
+    assert "HX-Reswap" not in response and html.lstrip().startswith('<section id="job-list"')
+    assert 'id="notices" hx-swap-oob="beforeend"' in html  # the cancelled one is announced
+    # A job submitted in another tab: not watched yet, so the list is rendered anew to show it.
+    new = make_job(alice)
+    html = alice_client.get(reverse("job_list"), {"watch": str(running.pk)}, **POLL).content.decode()
+    assert html.lstrip().startswith('<section id="job-list"') and f'id="job-{new.pk}"' in html
+
+
+def test_waiting_job_far_back_in_the_queue_is_not_counted_to_the_end(alice_client, alice, bob, settings):
+    Job.objects.bulk_create(
+        Job(owner=bob, provider="espeak", input_params={"turns": []}) for _ in range(Job.QUEUE_POSITION_CAP + 5)
+    )
+    job = make_job(alice)
+    for url in (reverse("job_list"), reverse("job_detail", args=[job.pk])):
+        html = alice_client.get(url).content.decode()
+        assert "Waiting: more than 1,000 jobs ahead in the queue." in html, url
+    Job.objects.filter(owner=bob).exclude(pk__in=Job.objects.filter(owner=bob).values("pk")[:10]).delete()
+    html = alice_client.get(reverse("job_list")).content.decode()
+    assert "Waiting: place 11 in the queue." in html

@@ -31,6 +31,12 @@ def _all_providers() -> dict[str, Provider]:
     return providers
 
 
+def all_providers() -> dict[str, Provider]:
+    """Every provider this installation knows, configured or not (old jobs
+    may name one that is no longer configured)."""
+    return dict(_all_providers())
+
+
 def available_providers() -> dict[str, Provider]:
     return {name: p for name, p in _all_providers().items() if p.is_available()}
 

@@ -39,7 +39,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"  orphan {name} ({size} bytes)")
 
         if dry_run:
-            self.stdout.write(f"would delete {counts['would_delete']} expired job(s) (dry run, nothing deleted)")
+            about = "" if counts["exact"] else "about "  # past 1,000: PostgreSQL's estimate
+            self.stdout.write(f"would delete {about}{counts['would_delete']} expired job(s) (dry run, nothing deleted)")
             self.stdout.write(f"would forget {keys} idempotency key(s) older than {hours} h")
             orphans = sweep_orphan_files(dry_run=True, report=report)
             self.stdout.write(

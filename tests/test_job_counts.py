@@ -1,0 +1,85 @@
+"""JobCount: the per-owner, per-status counts the database keeps with
+triggers, whatever changes the job table (ORM saves, bulk updates, deletes,
+cascades), compared with a real COUNT after each step."""
+
+import pytest
+from django.db.models import BigIntegerField, Count, Q, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast
+
+from synthesis.models import Job, JobCount
+from tests.factories import make_job
+
+pytestmark = pytest.mark.django_db
+
+
+def counted():
+    """What the triggers kept, without the rows that went back to zero."""
+    return {
+        (row.owner_id, row.status): (row.jobs, row.files, row.bytes)
+        for row in JobCount.objects.all()
+        if (row.jobs, row.files, row.bytes) != (0, 0, 0)
+    }
+
+
+def truth():
+    rows = (
+        Job.objects.order_by()
+        .values("owner_id", "status")
+        .annotate(
+            jobs=Count("pk"),
+            files=Count("pk", filter=~Q(audio="")),
+            bytes=Sum(Cast(KT("result_metadata__size_bytes"), BigIntegerField()), filter=~Q(audio="")),
+        )
+    )
+    return {(r["owner_id"], r["status"]): (r["jobs"], r["files"], int(r["bytes"] or 0)) for r in rows}
+
+
+def test_counts_follow_every_kind_of_change(alice, bob):
+    assert counted() == truth() == {}
+    jobs = [make_job(alice, Job.Status.PENDING, ended_days_ago=None) for _ in range(3)]
+    make_job(bob, Job.Status.COMPLETED, audio=True)
+    make_job(bob, Job.Status.FAILED)
+    assert counted() == truth()
+    assert counted()[(bob.pk, "completed")] == (1, 1, 1000)
+
+    assert jobs[0].cancel()  # a conditional UPDATE
+    Job.objects.claim(jobs[1].pk, "w")
+    Job.objects.filter(owner=alice, status=Job.Status.PROCESSING).update(progress_done=2)  # not counted: no change
+    assert counted() == truth()
+
+    claimed = Job.objects.get(pk=jobs[1].pk)
+    assert claimed.complete("audio/x.mp3", {"size_bytes": 4321, "duration_ms": 1})
+    assert counted()[(alice.pk, "completed")] == (1, 1, 4321) and counted() == truth()
+
+    Job.objects.bulk_create(Job(owner=alice, provider="espeak", input_params={"turns": []}) for _ in range(5))
+    Job.objects.filter(owner=alice, status=Job.Status.PENDING).update(status=Job.Status.CANCELLED)
+    assert counted() == truth()
+
+    jobs[0].refresh_from_db()
+    jobs[0].title = "renamed"
+    jobs[0].save()  # a full save rewrites every column; nothing counted changes
+    Job.objects.filter(owner=alice, status=Job.Status.CANCELLED)[:1].get().delete_with_audio()
+    assert counted() == truth()
+
+    bob.delete()  # the cascade deletes bob's jobs and counts, in whatever order
+    assert counted() == truth() and not JobCount.objects.filter(owner_id=bob.pk, jobs__gt=0).exists()
+
+
+def test_by_status_names_every_status(alice):
+    make_job(alice, Job.Status.FAILED)
+    assert JobCount.objects.for_user(alice).by_status() == {
+        "pending": 0,
+        "processing": 0,
+        "completed": 0,
+        "failed": 1,
+        "cancelled": 0,
+    }
+
+
+def test_rebuild_recounts_from_the_jobs(alice, bob):
+    make_job(alice, Job.Status.COMPLETED, audio=True)
+    make_job(bob)
+    JobCount.objects.update(jobs=99)
+    JobCount.objects.rebuild()
+    assert counted() == truth()
