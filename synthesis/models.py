@@ -585,7 +585,7 @@ class JobCountManager(models.Manager.from_queryset(JobCountQuerySet)):
 class JobCount(models.Model):
     """How many jobs each owner has in each status, and how many stored audio
     files of how many bytes, kept by database triggers on synthesis_job (see
-    migration 0004): every insert, delete and status move adjusts the two rows
+    migration 0005): every insert, delete and status move adjusts the two rows
     concerned in the same transaction, however it is made (the ORM, a bulk
     update, the admin, psql). Tab counts, the API's ``total`` and job_stats
     read these few rows instead of counting up to 100,000 jobs per request.

@@ -136,7 +136,7 @@ def drop_triggers(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('synthesis', '0003_job_idempotency_key'),
+        ('synthesis', '0004_original_contract_results'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
