@@ -225,8 +225,31 @@ def measure_size(args, base_url, size, env, server_cmd):
             job_id, user = job_ids[c][i % len(job_ids[c])]
             return conn.request("GET", f"/api/v1/jobs/{job_id}", token=tokens[user])
 
-        lat, wall, codes, _ = run_concurrently(port, clients, args.statuses, status)
+        lat, wall, codes, bodies = run_concurrently(port, clients, args.statuses, status)
         http["status"] = summarise(lat, wall, codes, 200)
+
+        # A poller that sends back the ETag it got: the job has not changed,
+        # so every answer is a 304 (the worker is not running).
+        etags = {}
+        for per in job_ids:
+            conn = Connection(port)
+            for job_id, user in per:
+                conn.http.request("GET", f"/api/v1/jobs/{job_id}", headers={
+                    "Host": "127.0.0.1", "Authorization": f"Bearer {tokens[user]}"})  # fmt: skip
+                response = conn.http.getresponse()
+                response.read()
+                etags[job_id] = response.headers["ETag"]
+            conn.close()
+
+        def conditional_status(conn, c, i):
+            job_id, user = job_ids[c][i % len(job_ids[c])]
+            headers = {"Host": "127.0.0.1", "Authorization": f"Bearer {tokens[user]}", "If-None-Match": etags[job_id]}
+            conn.http.request("GET", f"/api/v1/jobs/{job_id}", headers=headers)
+            response = conn.http.getresponse()
+            return response.status, response.read()
+
+        lat, wall, codes, _ = run_concurrently(port, clients, args.statuses, conditional_status)
+        http["status, If-None-Match (304)"] = summarise(lat, wall, codes, 304)
         lat, wall, codes, _ = run_concurrently(port, clients, args.html_requests, html_list)
         http["html list (heavy user)"] = summarise(lat, wall, codes, 200)
         stop(gunicorn)

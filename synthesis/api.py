@@ -10,8 +10,9 @@ import uuid
 from datetime import datetime
 from functools import wraps
 
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseNotModified, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.http import parse_etags, quote_etag
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
@@ -100,16 +101,30 @@ def job_summary(job: Job) -> dict:
 
 
 def job_detail(job: Job) -> dict:
-    completed = job.status == Job.Status.COMPLETED
     return {
         **job_summary(job),
         "input_params": job.input_params,
+        **_detail_beyond_summary(job),
+    }
+
+
+def _detail_beyond_summary(job: Job) -> dict:
+    completed = job.status == Job.Status.COMPLETED
+    return {
         # As the original contract says: only a completed job has a result and an audio file.
         "result_metadata": job.result_metadata if completed and job.result_metadata else None,
         "audio_file_id": str(job.audio_file_id) if completed and job.audio_file_id else None,
         "retry_count": job.retry_count,
         "expires_at": job.expires_at.isoformat() if job.expires_at else None,
     }
+
+
+def job_etag(job: Job) -> str:
+    """A strong ETag for a job's detail: a hash of everything in it but the
+    input, which never changes once submitted (so it is not read to answer a
+    304, and the hash follows any field later added to the detail)."""
+    state = {**job_summary(job), **_detail_beyond_summary(job)}
+    return quote_etag(hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:32])
 
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 255
@@ -250,8 +265,13 @@ def jobs(request):
 @require_http_methods(["GET", "DELETE"])
 @api_login_required
 def job(request, job_id):
+    # A poller that sends back the ETag it got (If-None-Match) mostly hears
+    # 304 Not Modified: then the dialogue, up to 100,000 characters, is
+    # neither read from the database nor encoded. Without the header the
+    # job is read whole, in one query, as before.
+    conditional = request.method == "GET" and "If-None-Match" in request.headers
     try:
-        job = get_job_for_user(request.user, job_id)
+        job = get_job_for_user(request.user, job_id, defer=("input_params",) if conditional else ())
     except Http404:
         return job_not_found(job_id)
     if request.method == "DELETE" and not job.cancel():
@@ -261,7 +281,16 @@ def job(request, job_id):
             f"Only pending jobs can be cancelled; this one is {job.status}.",
             {"status": job.status},
         )
-    return JsonResponse(job_detail(job))
+    etag = job_etag(job)
+    if conditional:
+        sent = parse_etags(request.headers["If-None-Match"])
+        if etag in sent or "*" in sent:
+            response = HttpResponseNotModified()
+            response["ETag"] = etag
+            return response
+    response = JsonResponse(job_detail(job))  # (conditional: one query more, for the input)
+    response["ETag"] = etag
+    return response
 
 
 # HEAD too: download managers ask for the size and Accept-Ranges first.

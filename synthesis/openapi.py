@@ -450,8 +450,20 @@ def build_contract() -> dict:
                 "get": {
                     "operationId": "getJob",
                     "summary": "A job's status, progress, input and result",
+                    "description": "Pollers: send the ETag of the last answer back in If-None-Match; while the "
+                    "job has not changed the answer is 304 with no body (cheaper on both sides: the input, "
+                    "up to 100,000 characters, is not sent again).",
+                    "parameters": [{"name": "If-None-Match", "in": "header", "schema": {"type": "string"}}],
                     "responses": {
-                        "200": {"description": "The job.", "content": {JSON: {"schema": ref("JobDetail")}}},
+                        "200": {
+                            "description": "The job.",
+                            "headers": {"ETag": {"schema": {"type": "string"}}},
+                            "content": {JSON: {"schema": ref("JobDetail")}},
+                        },
+                        "304": {
+                            "description": "Not changed since the ETag sent in If-None-Match.",
+                            "headers": {"ETag": {"schema": {"type": "string"}}},
+                        },
                         "401": UNAUTHORIZED,
                         "404": NOT_FOUND,
                     },

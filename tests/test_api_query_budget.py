@@ -9,7 +9,7 @@ import json
 import pytest
 from django.test import Client
 
-from synthesis.models import ApiToken
+from synthesis.models import ApiToken, Job
 from tests.conftest import dialogue
 
 pytestmark = pytest.mark.django_db
@@ -75,3 +75,20 @@ def test_an_idempotency_key_adds_one_query_and_a_replay_is_three(alice_api):
     response, sql = submit()
     assert response.status_code == 200
     assert len(sql) == 3, sql  # token, the user's lock, the key: nothing written
+
+
+def test_poller_with_the_etag_hears_304_without_the_dialogue_being_read(alice_api, django_assert_num_queries):
+    job_id = alice_api.post("/api/v1/jobs", json.dumps(dialogue()), content_type="application/json").json()["id"]
+    first = alice_api.get(f"/api/v1/jobs/{job_id}")
+    etag = first["ETag"]
+    with django_assert_num_queries(2) as queries:  # token + owner, the job without its input
+        unchanged = alice_api.get(f"/api/v1/jobs/{job_id}", headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.content == b"" and unchanged["ETag"] == etag
+    assert "input_params" not in queries.captured_queries[-1]["sql"]
+    # Any change shows in the ETag: the whole job comes back (the input read then: one query more).
+    Job.objects.filter(pk=job_id).update(progress_done=1)
+    with django_assert_num_queries(3):
+        changed = alice_api.get(f"/api/v1/jobs/{job_id}", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert changed.json() == {**first.json(), "progress": {"done": 1, "total": 3}}
+    assert alice_api.get(f"/api/v1/jobs/{job_id}", headers={"If-None-Match": "*"}).status_code == 304

@@ -125,7 +125,9 @@ def test_real_responses_match_the_document(alice, bob, settings):
     job_url = f"/api/v1/jobs/{first['id']}"
     check(api.get(f"{job_url}/download"), 404)  # JOB_NOT_COMPLETED
     assert run_synthesis(first["id"]) == "completed"
-    detail = check(api.get(job_url), 200).json()
+    answer = check(api.get(job_url), 200)
+    detail = answer.json()
+    check(api.get(job_url, headers={"If-None-Match": answer["ETag"]}), 304)
     assert detail["result_metadata"]["turn_timings"]
     download = check(api.get(f"{job_url}/download"), 200)
     assert download["Content-Type"] == "audio/mpeg"
