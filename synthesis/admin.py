@@ -11,7 +11,7 @@ from collections import Counter
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.core.paginator import Paginator
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpResponseBase
 from django.urls import path, reverse
@@ -112,8 +112,25 @@ class EstimatedCountPaginator(Paginator):
     EXACT_UP_TO = 1000  # 20 pages of 50
 
     @cached_property
+    def _count_and_exact(self) -> tuple[int, bool]:
+        return count_or_estimate(self.object_list, self.EXACT_UP_TO)
+
+    @cached_property
     def count(self) -> int:
-        return count_or_estimate(self.object_list, self.EXACT_UP_TO)[0]
+        return self._count_and_exact[0]
+
+    def validate_number(self, number) -> int:
+        if self._count_and_exact[1]:
+            return super().validate_number(number)
+        # An estimate can fall short of the real count: a page past it may
+        # still have rows (and is merely empty if not), never an error.
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger("That page number is not an integer") from None
+        if number < 1:
+            raise EmptyPage("That page number is less than 1")
+        return number
 
 
 @admin.register(Job)
