@@ -2,7 +2,9 @@
 
 State changes go through the same model methods as the site (cancel, resubmit,
 mark_failed_by_staff, delete_with_audio), never through editable fields, so
-the admin cannot put a job in a state the worker does not expect.
+the admin cannot put a job in a state the worker does not expect. Every action
+names the model permission it needs (Django hides and refuses it otherwise):
+a staff user with only "view" permissions can look but not act.
 """
 
 import uuid
@@ -37,7 +39,7 @@ def report(modeladmin, request, verb: str, changed: int, skipped: Counter) -> No
     modeladmin.message_user(request, text, messages.SUCCESS if changed or not skipped else messages.WARNING)
 
 
-@admin.action(description="Cancel selected jobs (pending only)")
+@admin.action(description="Cancel selected jobs (pending only)", permissions=["change"])
 def cancel_jobs(modeladmin, request, queryset) -> None:
     changed, skipped = 0, Counter()
     for job in queryset:
@@ -48,7 +50,9 @@ def cancel_jobs(modeladmin, request, queryset) -> None:
     report(modeladmin, request, "Cancelled", changed, skipped)
 
 
-@admin.action(description="Resubmit selected jobs as new jobs for the same user (failed/cancelled)")
+@admin.action(
+    description="Resubmit selected jobs as new jobs for the same user (failed/cancelled)", permissions=["change"]
+)
 def resubmit_jobs(modeladmin, request, queryset) -> None:
     changed, skipped = 0, Counter()
     for job in queryset.select_related("owner"):
@@ -63,7 +67,7 @@ def resubmit_jobs(modeladmin, request, queryset) -> None:
     report(modeladmin, request, "Resubmitted", changed, skipped)
 
 
-@admin.action(description="Mark selected jobs failed (stuck processing)")
+@admin.action(description="Mark selected jobs failed (stuck processing)", permissions=["change"])
 def mark_failed(modeladmin, request, queryset) -> None:
     changed, skipped = 0, Counter()
     for job in queryset:
@@ -379,7 +383,7 @@ if admin.site.is_registered(User):
 admin.site.register(User, JobCountsUserAdmin)
 
 
-@admin.action(description="Revoke selected tokens")
+@admin.action(description="Revoke selected tokens", permissions=["change"])
 def revoke_tokens(modeladmin, request, queryset) -> None:
     tokens = list(queryset)
     changed = sum(1 for token in tokens if token.revoke())

@@ -1,5 +1,6 @@
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -298,3 +299,60 @@ def test_staff_see_tokens_not_secrets_and_can_revoke(staff_client, alice):
     assert token.revoked_at is not None
     assert messages_of(response) == ["Revoked 1 token. Skipped 1: already revoked."]
     assert staff_client.get(reverse("admin:synthesis_apitoken_add")).status_code == 403
+
+
+# --- staff powers match their permissions (issue 11) -------------------------
+
+
+def staff_with(*codenames):
+    """A staff user (not a superuser) holding only the named permissions."""
+    user = User.objects.create_user("viewer", "viewer@example.com", "viewer-password", is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    return user
+
+
+JOB_ACTIONS = ["cancel_jobs", "resubmit_jobs", "mark_failed", "delete_with_audio"]
+
+
+@pytest.mark.parametrize("action", JOB_ACTIONS)
+def test_a_view_only_staff_user_can_neither_see_nor_run_a_job_action(client, some_jobs, action):
+    client.force_login(staff_with("view_job"))
+    listing = client.get(reverse("admin:synthesis_job_changelist"))
+    assert listing.status_code == 200
+    assert f'value="{action}"' not in listing.content.decode()
+    before = {job.pk: (job.status, job.error_code) for job in Job.objects.all()}
+    response = run_action(client, action, some_jobs.values())
+    assert response.status_code == 200
+    assert {job.pk: (job.status, job.error_code) for job in Job.objects.all()} == before  # nothing added or changed
+
+
+@pytest.mark.parametrize(
+    "action, permission",
+    [
+        ("cancel_jobs", "change_job"),
+        ("resubmit_jobs", "change_job"),
+        ("mark_failed", "change_job"),
+        ("delete_with_audio", "delete_job"),
+    ],
+)
+def test_the_permission_an_action_declares_is_enough_to_run_it(client, some_jobs, action, permission):
+    client.force_login(staff_with("view_job", permission))
+    assert f'value="{action}"' in client.get(reverse("admin:synthesis_job_changelist")).content.decode()
+    before = {job.pk: job.status for job in Job.objects.all()}
+    run_action(client, action, some_jobs.values())
+    assert {job.pk: job.status for job in Job.objects.all()} != before
+
+
+def test_a_view_only_staff_user_cannot_revoke_tokens(client, alice):
+    token, _ = ApiToken.objects.create_token(alice, "nightly")
+    client.force_login(staff_with("view_apitoken"))
+    url = reverse("admin:synthesis_apitoken_changelist")
+    assert 'value="revoke_tokens"' not in client.get(url).content.decode()
+    client.post(url, {"action": "revoke_tokens", "_selected_action": [token.pk]}, follow=True)
+    token.refresh_from_db()
+    assert token.revoked_at is None
+    # With "change" the same request revokes it.
+    User.objects.get(username="viewer").user_permissions.add(Permission.objects.get(codename="change_apitoken"))
+    client.post(url, {"action": "revoke_tokens", "_selected_action": [token.pk]}, follow=True)
+    token.refresh_from_db()
+    assert token.revoked_at is not None
