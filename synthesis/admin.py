@@ -20,7 +20,8 @@ from django.urls import path, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
-from django_q.models import OrmQ, Task
+from django_q import admin as django_q_admin
+from django_q.models import Failure, OrmQ, Schedule, Success, Task
 
 from synthesis.counting import count_or_estimate
 from synthesis.downloads import audio_response
@@ -417,3 +418,59 @@ class ClusterHeartbeatAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+# --- django-q2's pages: read-only except for superusers (issue 11) ------------
+#
+# A schedule (or a queued task) names any importable function and its
+# arguments, and the worker calls it: adding one with func="os.system" is
+# command execution on every worker host. django-q2's admins let anyone with
+# the add/change permission do that, so here writing needs a superuser, who
+# could do anything anyway. Other staff keep the read-only views (queue,
+# successes, failures, schedules); our own schedules come from run_worker
+# (synthesis.tasks.ensure_schedules), not from the admin.
+
+
+class SuperuserWritesOnly:
+    def has_add_permission(self, request, *args):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_active and request.user.is_superuser
+
+
+@admin.action(description="Resubmit selected tasks to queue", permissions=["change"])
+def resubmit_task(modeladmin, request, queryset):
+    # django-q2's own action declares no permission, so any staff user who
+    # can view the list could run it; this one needs "change" (a superuser).
+    return django_q_admin.resubmit_task(modeladmin, request, queryset)
+
+
+class QTaskAdmin(SuperuserWritesOnly, django_q_admin.TaskAdmin):
+    actions = [resubmit_task]
+
+
+class QFailAdmin(SuperuserWritesOnly, django_q_admin.FailAdmin):
+    actions = [resubmit_task]
+
+
+class QScheduleAdmin(SuperuserWritesOnly, django_q_admin.ScheduleAdmin):
+    pass
+
+
+class QQueueAdmin(SuperuserWritesOnly, django_q_admin.QueueAdmin):
+    pass
+
+
+for model, model_admin in [
+    (Success, QTaskAdmin),
+    (Failure, QFailAdmin),
+    (Schedule, QScheduleAdmin),
+    (OrmQ, QQueueAdmin),
+]:
+    if admin.site.is_registered(model):
+        admin.site.unregister(model)
+    admin.site.register(model, model_admin)

@@ -4,7 +4,8 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django_q.models import OrmQ, Schedule
+from django.utils.timezone import now
+from django_q.models import OrmQ, Schedule, Task
 from django_q.tasks import async_task
 
 from synthesis.models import ApiToken, Job
@@ -356,3 +357,73 @@ def test_a_view_only_staff_user_cannot_revoke_tokens(client, alice):
     client.post(url, {"action": "revoke_tokens", "_selected_action": [token.pk]}, follow=True)
     token.refresh_from_db()
     assert token.revoked_at is not None
+
+
+# --- django-q2's admin is no way to run code (issue 11) ------------------------
+
+
+def all_django_q_permissions():
+    return Permission.objects.filter(content_type__app_label="django_q").values_list("codename", flat=True)
+
+
+def test_staff_with_every_django_q_permission_cannot_add_a_schedule(client, tmp_path):
+    """The finding: a staff user with add_schedule made the worker run os.system."""
+    client.force_login(staff_with(*all_django_q_permissions()))
+    marker = tmp_path / "marker"
+    response = client.post(
+        reverse("admin:django_q_schedule_add"),
+        {
+            "name": "probe",
+            "func": "os.system",
+            "args": f"'id > {marker}'",
+            "schedule_type": "O",
+            "repeats": "-1",
+            "next_run_0": "2026-01-01",
+            "next_run_1": "00:00:00",
+        },
+    )
+    assert response.status_code == 403
+    assert not Schedule.objects.filter(func="os.system").exists()
+
+
+def test_staff_can_read_but_not_change_django_q_rows(client, alice):
+    client.force_login(staff_with(*all_django_q_permissions()))
+    ensure_schedules()
+    schedule = Schedule.objects.first()
+    job = make_job(alice, Job.Status.PENDING, ended_days_ago=None)
+    async_task("synthesis.tasks.run_synthesis", str(job.pk))
+    queued = OrmQ.objects.get()
+
+    for url in (
+        reverse("admin:django_q_schedule_change", args=[schedule.pk]),
+        reverse("admin:django_q_ormq_change", args=[queued.pk]),
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, url  # the read-only view
+        assert 'name="_save"' not in page.content.decode(), url
+    client.post(reverse("admin:django_q_schedule_change", args=[schedule.pk]), {"func": "os.system"})
+    assert Schedule.objects.get(pk=schedule.pk).func == schedule.func
+    assert (
+        client.post(reverse("admin:django_q_schedule_delete", args=[schedule.pk]), {"post": "yes"}).status_code == 403
+    )
+    assert client.post(reverse("admin:django_q_ormq_delete", args=[queued.pk]), {"post": "yes"}).status_code == 403
+    assert Schedule.objects.filter(pk=schedule.pk).exists() and OrmQ.objects.filter(pk=queued.pk).exists()
+
+
+def test_staff_cannot_resubmit_django_q_tasks(client, alice):
+    failure = Task.objects.create(
+        id="a" * 32, name="probe", func="os.system", args=("true",), success=False, started=now(), stopped=now()
+    )
+    client.force_login(staff_with(*all_django_q_permissions()))
+    url = reverse("admin:django_q_failure_changelist")
+    assert 'value="resubmit_task"' not in client.get(url).content.decode()
+    client.post(url, {"action": "resubmit_task", "_selected_action": [failure.pk]}, follow=True)
+    assert not OrmQ.objects.exists()
+
+
+def test_a_superuser_still_edits_django_q_rows(staff_client):
+    ensure_schedules()
+    schedule = Schedule.objects.first()
+    page = staff_client.get(reverse("admin:django_q_schedule_change", args=[schedule.pk]))
+    assert 'name="_save"' in page.content.decode()
+    assert staff_client.get(reverse("admin:django_q_schedule_add")).status_code == 200
