@@ -65,10 +65,20 @@ def to_webvtt(cue_list: list[Cue]) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+# SRT has no escaping, yet players read HTML-like tags in it (<i>, <font
+# color=…>, and worse in a web player) and libass-based ones read "{\an8}"
+# override codes. Plain text only: the look-alikes keep the words readable.
+SRT_MARKUP = str.maketrans({"<": "‹", ">": "›", "{": "(", "}": ")"})
+
+
+def _srt_text(text: str) -> str:
+    return _one_line(text).translate(SRT_MARKUP)
+
+
 def to_srt(cue_list: list[Cue]) -> str:
     blocks = [
         f"{number}\n{_timestamp(cue.start_ms, ',')} --> {_timestamp(cue.end_ms, ',')}\n"
-        f"{isolate_if_rtl(_one_line(cue.speaker))}: {isolate_if_rtl(_one_line(cue.text))}"
+        f"{isolate_if_rtl(_srt_text(cue.speaker))}: {isolate_if_rtl(_srt_text(cue.text))}"
         for number, cue in enumerate(cue_list, 1)
     ]
     return "\n\n".join(blocks) + "\n"
