@@ -27,6 +27,7 @@ from synthesis.counting import count_or_estimate
 from synthesis.downloads import audio_response
 from synthesis.models import ApiToken, ClusterHeartbeat, Job, JobLimitExceeded
 from synthesis.providers import all_providers
+from synthesis.validation import JobRequestInvalid
 
 User = get_user_model()
 
@@ -65,6 +66,8 @@ def resubmit_jobs(modeladmin, request, queryset) -> None:
             changed += 1
         except JobLimitExceeded:
             skipped["owner already at the active-job limit"] += 1
+        except JobRequestInvalid as invalid:
+            skipped[f"input no longer valid ({'; '.join(invalid.errors.values())})"] += 1
     report(modeladmin, request, "Resubmitted", changed, skipped)
 
 

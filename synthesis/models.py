@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from synthesis.counting import count_or_estimate
+from synthesis.validation import clean_job_request
 
 log = logging.getLogger("synthesis.jobs")
 
@@ -545,8 +546,14 @@ class Job(models.Model):
         return moved
 
     def resubmit(self) -> "Job":
-        """A new pending job with the same input, counted against the limit."""
-        return Job.objects.submit(self.owner, self.input_params, provider=self.provider)
+        """A new pending job with the same input, counted against the limit.
+
+        The input is checked again exactly like a new submission (raising
+        JobRequestInvalid): since this job was made, the limits may have been
+        lowered, or its provider or a voice removed, and the worker must never
+        see input that would be refused today."""
+        provider, params = clean_job_request({**self.input_params, "provider": self.provider})
+        return Job.objects.submit(self.owner, params, provider=provider)
 
     def delete_with_audio(self):
         """Delete the row and its stored file. A storage error propagates and

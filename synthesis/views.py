@@ -32,6 +32,7 @@ from synthesis.models import Job, JobCount, JobLimitExceeded
 from synthesis.pages import render_page
 from synthesis.providers import ProviderError, get_provider
 from synthesis.script import format_script
+from synthesis.validation import JobRequestInvalid
 
 PAGE_SIZE = 20
 STATUS_TABS = [
@@ -66,6 +67,13 @@ def limit_message(limit: JobLimitExceeded) -> str:
     return (
         f"You have {limit.current_jobs} jobs waiting or running, and the limit is {limit.max_jobs}. "
         "Wait for one to finish, or cancel a pending one, then try again."
+    )
+
+
+def resubmit_refused_message(invalid: JobRequestInvalid) -> str:
+    return (
+        "This job's input is no longer accepted (" + "; ".join(invalid.errors.values()) + "). "
+        "Use “Edit as a new dialogue” to change it and submit it again."
     )
 
 
@@ -306,6 +314,9 @@ def job_resubmit(request, job_id):
             new_job = job.resubmit()
         except JobLimitExceeded as limit:
             messages.error(request, limit_message(limit))
+            new_job = None
+        except JobRequestInvalid as invalid:
+            messages.error(request, resubmit_refused_message(invalid))
             new_job = None
         else:
             messages.success(request, f"Resubmitted as job {new_job.pk}.")

@@ -215,6 +215,16 @@ def test_resubmit_respects_the_owners_job_limit(staff_client, bob, settings):
     assert "Skipped 1: 1 owner already at the active-job limit" in messages_of(response)[0]
 
 
+def test_resubmit_action_checks_the_input_again(staff_client, bob, settings):
+    failed = make_job(bob, Job.Status.FAILED)
+    settings.TTS_MAX_TURNS = 1
+    response = run_action(staff_client, "resubmit_jobs", [failed])
+    assert Job.objects.count() == 1
+    assert messages_of(response) == [
+        "Resubmitted 0 jobs. Skipped 1: 1 input no longer valid (At most 1 turns; got 3.)."
+    ]
+
+
 def test_mark_failed_action_only_touches_processing(staff_client, some_jobs):
     response = run_action(staff_client, "mark_failed", some_jobs.values())
     job = Job.objects.get(pk=some_jobs["processing"].pk)

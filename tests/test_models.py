@@ -171,3 +171,15 @@ def test_migration_0004_converts_stored_results_and_gives_audio_an_id(alice):
     migration.to_turns(apps, None)
     job.refresh_from_db()
     assert job.result_metadata == old
+
+
+def test_resubmit_validates_the_input_like_a_new_submission(alice, settings):
+    from synthesis.validation import JobRequestInvalid
+    from tests.factories import make_job
+
+    old = make_job(alice, Job.Status.FAILED)
+    settings.TTS_MAX_TURNS = 1
+    with pytest.raises(JobRequestInvalid) as refused:
+        old.resubmit()
+    assert refused.value.errors == {"turns": "At most 1 turns; got 3."}
+    assert Job.objects.count() == 1

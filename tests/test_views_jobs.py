@@ -307,7 +307,8 @@ def test_resubmit_makes_a_new_job_with_the_same_input(alice_client, alice):
     response = alice_client.post(reverse("job_resubmit", args=[old.pk]))
     new = Job.objects.exclude(pk=old.pk).get()
     assert response["Location"] == reverse("job_detail", args=[new.pk])
-    assert new.input_params == old.input_params and new.status == Job.Status.PENDING
+    assert new.input_params["turns"] == old.input_params["turns"] and new.status == Job.Status.PENDING
+    assert new.voice_for_speaker.keys() == old.voice_for_speaker.keys()
     # With htmx from the detail page: the browser is sent to the new job.
     old2 = make_job(alice, Job.Status.CANCELLED)
     response = alice_client.post(reverse("job_resubmit", args=[old2.pk]), **HX)
@@ -332,6 +333,26 @@ def test_resubmit_over_the_limit_says_so_plainly(alice_client, alice, settings):
     response = alice_client.post(reverse("job_resubmit", args=[old.pk]), follow=True)
     assert "You have 1 jobs waiting or running, and the limit is 1." in response.content.decode()
     assert Job.objects.count() == 2
+
+
+def test_resubmit_checks_the_input_again_like_a_new_submission(alice_client, alice, settings):
+    """The finding: with the limit lowered to 1 turn, a 3-turn job was re-queued."""
+    old = make_job(alice, Job.Status.FAILED)
+    settings.TTS_MAX_TURNS = 1
+    response = alice_client.post(reverse("job_resubmit", args=[old.pk]), follow=True)
+    assert Job.objects.count() == 1
+    assert "This job&#x27;s input is no longer accepted (At most 1 turns; got 3." in response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse("job_detail", args=[old.pk])
+
+
+def test_resubmit_refuses_a_voice_the_provider_no_longer_has(alice_client, alice):
+    old = make_job(alice, Job.Status.CANCELLED)
+    params = old.input_params
+    params["voice_assignments"][0]["voice_id"] = "en-retired-voice"
+    Job.objects.filter(pk=old.pk).update(input_params=params)
+    response = alice_client.post(reverse("job_resubmit", args=[old.pk]), follow=True)
+    assert Job.objects.count() == 1
+    assert "no voice &#x27;en-retired-voice&#x27;" in response.content.decode()
 
 
 def test_completed_job_cannot_be_resubmitted(alice_client, alice):
