@@ -8,6 +8,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, models, transaction
 from django.db.models import Case, F, OuterRef, Q, Subquery, When
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -655,6 +657,14 @@ class ApiTokenQuerySet(models.QuerySet):
     def active(self):
         return self.filter(revoked_at__isnull=True)
 
+    def revoke_all(self) -> int:
+        """Revoke every live token in the queryset; returns how many."""
+        ids = list(self.active().values_list("pk", flat=True))
+        revoked = self.model.objects.filter(pk__in=ids, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        for token_id in ids:
+            log.info("api token revoked token_id=%s reason=password_changed", token_id)
+        return revoked
+
 
 class ApiTokenManager(models.Manager.from_queryset(ApiTokenQuerySet)):
     def create_token(self, owner, name: str) -> tuple["ApiToken", str]:
@@ -746,3 +756,17 @@ class ClusterHeartbeat(models.Model):
 
     def __str__(self):
         return f"{self.worker_name} ({self.cluster_id})"
+
+
+# The sender as a string: the user model may not be loaded yet when this runs.
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="revoke_api_tokens")
+def revoke_tokens_on_password_change(sender, instance, created, **kwargs):
+    """Saving a user with a new password revokes the user's API tokens
+    (whoever set it: the account page, the admin, ``changepassword``), since
+    a stolen password may have minted them.
+
+    ``_password`` is how Django itself tells a new password from a re-hash:
+    set_password() sets it and save() clears it after post_save, while the
+    silent re-hash at login (a hasher upgrade) clears it before saving."""
+    if not created and getattr(instance, "_password", None) is not None:
+        ApiToken.objects.for_user(instance).revoke_all()

@@ -3,10 +3,15 @@
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
 
+from synthesis.models import ApiToken
+
 pytestmark = pytest.mark.django_db
+
+User = get_user_model()
 
 
 def test_login_page_and_login_lands_on_the_job_list(client, alice):
@@ -97,3 +102,41 @@ def test_screen_readers_find_the_help_and_errors_each_field_points_at(alice_clie
     htmls = [response.content.decode() for response in pages]
     assert all(dangling_references(html) == [] for html in htmls), [dangling_references(html) for html in htmls]
     assert 'aria-describedby="id_new_password1_helptext' in htmls[0]  # there was something to check
+
+
+def test_changing_the_password_revokes_the_api_tokens_and_says_so(alice_client, alice, client):
+    """The finding: a token survived a password change."""
+    _, secret = ApiToken.objects.create_token(alice, "nightly")
+    _, bob_secret = ApiToken.objects.create_token(User.objects.create_user("bob"), "bob's")
+    assert "revokes all your" in alice_client.get(reverse("password_change")).content.decode()
+    response = alice_client.post(
+        reverse("password_change"),
+        {
+            "old_password": "alice-password",
+            "new_password1": "a much better secret 42",
+            "new_password2": "a much better secret 42",
+        },
+        follow=True,
+    )
+    assert "Your API tokens have been revoked" in response.content.decode()
+    assert ApiToken.objects.authenticate(secret) is None
+    assert client.get(reverse("api_jobs"), HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 401
+    assert ApiToken.objects.authenticate(bob_secret) is not None  # only hers
+
+
+def test_a_password_set_by_staff_in_the_admin_revokes_the_tokens_too(staff_client, alice):
+    _, secret = ApiToken.objects.create_token(alice, "nightly")
+    response = staff_client.post(
+        reverse("admin:auth_user_password_change", args=[alice.pk]),
+        {"password1": "a much better secret 42", "password2": "a much better secret 42"},
+    )
+    assert response.status_code == 302
+    assert ApiToken.objects.authenticate(secret) is None
+
+
+def test_logging_in_and_other_saves_keep_the_tokens(client, alice):
+    _, secret = ApiToken.objects.create_token(alice, "nightly")
+    client.post(reverse("login"), {"username": "alice", "password": "alice-password"})
+    alice.first_name = "Alice"
+    alice.save()
+    assert ApiToken.objects.authenticate(secret) is not None
