@@ -10,6 +10,8 @@ import uuid
 from datetime import datetime
 from functools import wraps
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpResponseNotModified, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.http import parse_etags, quote_etag
@@ -55,6 +57,20 @@ def api_login_required(view):
     @csrf_exempt
     @wraps(view)
     def wrapper(request, *args, **kwargs):
+        try:
+            return authenticated(request, *args, **kwargs)
+        except RequestDataTooBig:
+            # Django raises this when the body passes DATA_UPLOAD_MAX_MEMORY_SIZE
+            # (on the first read, before parsing) and would answer with its HTML 400.
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return error_response(
+                413,
+                "REQUEST_TOO_LARGE",
+                f"The request body is larger than {limit:,} bytes.",
+                {"max_bytes": limit},
+            )
+
+    def authenticated(request, *args, **kwargs):
         header = request.headers.get("Authorization")
         if header is not None:
             # A request that names a token is judged by that token alone, even

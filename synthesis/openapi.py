@@ -296,6 +296,14 @@ def schemas() -> dict:
         ),
         "DatabaseUnavailable": error_schema("DATABASE_UNAVAILABLE"),
         "InternalError": error_schema("INTERNAL_ERROR"),
+        "RequestTooLarge": error_schema(
+            "REQUEST_TOO_LARGE",
+            details={
+                "type": "object",
+                "required": ["max_bytes"],
+                "properties": {"max_bytes": {"type": "integer"}},
+            },
+        ),
         "JobCannotCancel": error_schema(
             "JOB_CANNOT_CANCEL",
             details={
@@ -440,6 +448,10 @@ def build_contract() -> dict:
                         "403": FORBIDDEN,
                         "422": error(
                             "The Idempotency-Key was already used with a different body.", "IdempotencyKeyReused"
+                        ),
+                        "413": error(
+                            f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.",
+                            "RequestTooLarge",
                         ),
                         "429": error(f"You already have {max_jobs} active jobs.", "JobLimitExceeded"),
                     },

@@ -6,20 +6,22 @@ template (``request.htmx``) and actions re-render in place. The rules live in
 the model and in ``clean_job_request``, shared with the JSON API.
 """
 
+import hashlib
 import math
 import uuid
-from functools import lru_cache
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
@@ -417,19 +419,47 @@ def voice_preview(request):
     provider = get_provider(provider_name)
     if provider is None or voice_id not in provider.voice_ids():
         raise Http404("No such voice.")
-    try:
-        data = preview_audio(provider_name, voice_id)
-    except ProviderError as error:
-        return HttpResponse(error.message, status=503, content_type="text/plain; charset=utf-8")
+    # A voice sounds the same every time: one synthesis serves every user
+    # (and every web process, with a shared cache) for a day.
+    key = "voice-preview:" + hashlib.sha256(f"{provider_name}\0{voice_id}".encode()).hexdigest()
+    data = cache.get(key)
+    if data is None:
+        # Synthesis runs here, in the web process, and is a paid request on a
+        # cloud provider: each user gets a few a minute.
+        if not preview_allowed(request.user):
+            response = HttpResponse(
+                "Too many voice samples in a minute; try again shortly.",
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = "60"
+            return response
+        try:
+            data = preview_audio(provider_name, voice_id)
+        except ProviderError as error:
+            return HttpResponse(error.message, status=503, content_type="text/plain; charset=utf-8")
+        cache.set(key, data, settings.TTS_PREVIEW_CACHE_SECONDS)
     response = HttpResponse(data, content_type=audio.OUTPUT_FORMATS["mp3"])
     response["Cache-Control"] = "private, max-age=86400"
     return response
 
 
-@lru_cache(maxsize=256)
+def preview_allowed(user) -> bool:
+    """At most TTS_PREVIEW_SYNTHESES_PER_MINUTE new samples per user per
+    clock minute (a fixed window: simple, and a burst of twice the limit
+    across a minute boundary is harmless)."""
+    key = f"voice-preview-rate:{user.pk}:{int(timezone.now().timestamp() // 60)}"
+    cache.add(key, 0, timeout=120)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=120)
+        count = 1
+    return count <= settings.TTS_PREVIEW_SYNTHESES_PER_MINUTE
+
+
 def preview_audio(provider_name: str, voice_id: str) -> bytes:
-    """A short sample of one voice, kept in memory: a voice sounds the same
-    every time, and a user clicking ▶ twice shouldn't wait twice."""
+    """A short sample of one voice, as mp3."""
     provider = get_provider(provider_name)
     language = next((v.language for v in provider.voices() if v.id == voice_id), "en")
     text = PREVIEW_TEXTS.get(language.split("-")[0], PREVIEW_TEXTS["en"])

@@ -10,6 +10,15 @@ def _media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    # The local-memory cache lives as long as the process: each test starts
+    # without the voice samples and rate counters of the ones before.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def fast_retries(settings):
     settings.TTS_RETRY_DELAYS = [0.001, 0.002, 0.004]

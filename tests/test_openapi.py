@@ -105,6 +105,12 @@ def test_real_responses_match_the_document(alice, bob, settings):
     check(post(anonymous, dialogue()), 401)
     check(post(Client(headers={"Authorization": "Bearer tts_revoked"}), dialogue()), 401)
     check(post(session, dialogue()), 403)
+    # A small limit for this one request: the checker reads the body again
+    # afterwards, under the real limit.
+    real_limit, settings.DATA_UPLOAD_MAX_MEMORY_SIZE = settings.DATA_UPLOAD_MAX_MEMORY_SIZE, 1000
+    too_large = post(api, "x" * 1001, raw=True)
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = real_limit
+    assert check(too_large, 413).json()["details"] == {"max_bytes": 1000}
     settings.TTS_MAX_ACTIVE_JOBS_PER_USER = 2
     check(post(api, dialogue(output_format="wav")), 201)
     limit = check(post(api, dialogue()), 429).json()

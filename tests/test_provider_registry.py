@@ -93,9 +93,7 @@ def test_a_service_that_is_down_leaves_the_catalog_working(unconfigured, setting
 
 def test_a_cloud_voice_preview_comes_from_the_service(azure_and_elevenlabs, alice_client, settings):
     from synthesis.audio import decode
-    from synthesis.views import preview_audio
 
-    preview_audio.cache_clear()
     azure, _ = azure_and_elevenlabs
     response = alice_client.get(reverse("voice_preview"), {"provider": "azure", "voice": "en-US-GuyNeural"})
     assert response.status_code == 200

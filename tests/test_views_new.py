@@ -4,11 +4,11 @@ through the same rules as the API, errors next to their field, previews."""
 import re
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from synthesis.audio import decode
 from synthesis.models import Job
-from synthesis.views import preview_audio
 from tests.website import make_job
 
 pytestmark = pytest.mark.django_db
@@ -212,14 +212,39 @@ def test_new_from_an_old_job_prefills_everything(alice_client, alice):
 
 
 def test_voice_preview_is_short_real_audio(alice_client):
-    preview_audio.cache_clear()
     response = alice_client.get(reverse("voice_preview"), {"provider": "espeak", "voice": "de+f3"})
     assert response.status_code == 200 and response["Content-Type"] == "audio/mpeg"
     sample = decode(response.content)
     assert 1000 < sample.duration_ms < 8000
-    assert preview_audio.cache_info().currsize == 1
-    alice_client.get(reverse("voice_preview"), {"provider": "espeak", "voice": "de+f3"})
-    assert preview_audio.cache_info().hits == 1
+
+
+def preview(client, voice):
+    return client.get(reverse("voice_preview"), {"provider": "espeak", "voice": voice})
+
+
+def test_voice_previews_are_rate_limited_per_user_and_cached(alice_client, bob, client, settings):
+    """The finding: every click synthesized in the web process, without limit."""
+    settings.TTS_PREVIEW_SYNTHESES_PER_MINUTE = 2
+    first = preview(alice_client, "de+f3")
+    assert preview(alice_client, "fr-fr+m3").status_code == 200
+    refused = preview(alice_client, "es")
+    assert refused.status_code == 429 and refused["Retry-After"] == "60"
+    assert "Too many voice samples" in refused.content.decode()
+    # A sample already made costs nothing, so it is served over the limit, from the cache.
+    again = preview(alice_client, "de+f3")
+    assert again.status_code == 200 and again.content == first.content
+    # The limit is per user.
+    client.force_login(bob)
+    assert preview(client, "es").status_code == 200
+
+
+def test_the_preview_limit_resets_each_minute(alice_client, settings):
+    settings.TTS_PREVIEW_SYNTHESES_PER_MINUTE = 1
+    with time_machine.travel("2026-05-01 12:00:10", tick=False):
+        assert preview(alice_client, "de+f3").status_code == 200
+        assert preview(alice_client, "es").status_code == 429
+    with time_machine.travel("2026-05-01 12:01:05", tick=False):
+        assert preview(alice_client, "es").status_code == 200
 
 
 @pytest.mark.parametrize("query", [{"provider": "espeak", "voice": "xx"}, {"provider": "nope", "voice": "en-us"}, {}])
@@ -229,3 +254,43 @@ def test_voice_preview_of_unknown_voice_is_404(alice_client, query):
 
 def test_voice_preview_needs_login(client):
     assert client.get(reverse("voice_preview"), {"voice": "en-us"}).status_code == 302
+
+
+def many_speakers(count: int) -> str:
+    return "\n".join(f"S{n}: hi" for n in range(count))
+
+
+def test_more_speakers_than_the_limit_build_no_pickers(alice_client, settings):
+    """The finding: 4,000 speakers took 16 s and made a 15.5 MB page."""
+    response = alice_client.post(
+        reverse("job_new"), {"action": "refresh", "script": many_speakers(4000), "provider": "espeak"}, **HX
+    )
+    html = response.content.decode()
+    assert f"at most {settings.TTS_MAX_SPEAKERS} speakers; this one has 4000." in html
+    assert "<select" not in html and len(html) < 5_000
+    # Submitted as is, the script is refused next to the box, with no picker built.
+    response = alice_client.post(reverse("job_new"), submission(script=many_speakers(4000)))
+    html = response.content.decode()
+    assert "at most 50 speakers; this one has 4000." in html and "voice-select" not in html
+    assert not Job.objects.exists()
+
+
+def test_exactly_the_speaker_limit_is_fine(alice_client, settings):
+    settings.TTS_MAX_SPEAKERS = 5
+    html = alice_client.post(
+        reverse("job_new"), {"action": "refresh", "script": many_speakers(5), "provider": "espeak"}, **HX
+    ).content.decode()
+    assert html.count('class="voice-select"') == 5 and "at most" not in html
+
+
+def test_a_script_over_the_character_limit_is_refused_before_parsing(alice_client, settings):
+    settings.TTS_MAX_JOB_CHARS = 100
+    script = "Alice: " + "word " * 30
+    response = alice_client.post(
+        reverse("job_new"), {"action": "refresh", "script": script, "provider": "espeak"}, **HX
+    )
+    assert "A dialogue has at most 100 characters; this one has 157." in response.content.decode()
+    assert "voice-select" not in response.content.decode()
+    response = alice_client.post(reverse("job_new"), submission(script=script, **{"voice:Alice": "en-us"}))
+    assert "at most 100 characters" in response.content.decode()
+    assert not Job.objects.exists()

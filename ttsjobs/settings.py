@@ -207,6 +207,20 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# Django's cache: voice samples and the per-user preview limit. Local memory
+# (per process) by default; CACHE_BACKEND=db shares it between processes and
+# hosts (a table made by `manage.py createcachetable`).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "ttsjobs_cache"}
+    if os.getenv("CACHE_BACKEND", "locmem") == "db"
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ttsjobs"}
+}
+
+# The largest request body Django reads (Django's default, 2.5 MB): a job of
+# 100,000 characters is well under it even with every character \u-escaped.
+# The JSON API answers a larger one with 413 REQUEST_TOO_LARGE.
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+
 # --- ttsjobs limits and timings -------------------------------------------
 TTS_MAX_ACTIVE_JOBS_PER_USER = envint("TTS_MAX_ACTIVE_JOBS_PER_USER", 3)
 TTS_MAX_SPEAKERS = envint("TTS_MAX_SPEAKERS", 50)
@@ -239,6 +253,10 @@ TTS_CANCELLED_RETENTION_DAYS = envint("TTS_CANCELLED_RETENTION_DAYS", 7)
 # records it, so anything younger may be in flight (synthesis/orphans.py).
 TTS_ORPHAN_GRACE_SECONDS = envint("TTS_ORPHAN_GRACE_SECONDS", 3600)
 TTS_DEFAULT_PROVIDER = os.getenv("TTS_DEFAULT_PROVIDER", "espeak")
+# Voice samples (▶ on the new-dialogue page) are synthesized in the web
+# process: a few new ones per user a minute, each kept in the cache a day.
+TTS_PREVIEW_SYNTHESES_PER_MINUTE = envint("TTS_PREVIEW_SYNTHESES_PER_MINUTE", 10)
+TTS_PREVIEW_CACHE_SECONDS = envint("TTS_PREVIEW_CACHE_SECONDS", 86400)
 # Identifies this worker host: start-up fails the processing jobs left by an
 # earlier run under the same name. Two clusters on one host need two names.
 TTS_WORKER_NAME = os.getenv("TTS_WORKER_NAME", socket.gethostname())
