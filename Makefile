@@ -28,6 +28,9 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 # Web and worker together; one Ctrl-C stops both (run_local gives each one SIGTERM).
+# Local mode: DEBUG is off unless set (settings.py), so this target turns it on
+# (for migrate too).
+run: export DEBUG ?= 1
 run: migrate
 	$(PY) manage.py create_demo_accounts
 	@echo "ttsjobs on http://127.0.0.1:$(PORT)/  (demo/demo, admin/admin)"

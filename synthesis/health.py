@@ -95,6 +95,10 @@ def check_health(now=None) -> tuple[bool, dict]:
 def healthz(request):
     """No login: load balancers and uptime monitors poll it."""
     healthy, body = check_health()
+    if body["worker"] and not request.user.is_staff:
+        # A host name is for operators, not for anyone who can reach the URL.
+        # (Only read when the database answered: request.user may need it.)
+        del body["worker"]["name"]
     response = JsonResponse(body, status=200 if healthy else 503)
     if body["database"] == "error":
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)

@@ -2,6 +2,7 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -30,6 +31,17 @@ def test_recent_heartbeat_is_200_without_login(client):
     assert body["status"] == "ok"
     assert body["worker"]["last_seen_seconds"] < 5
     assert "no-cache" in response["Cache-Control"] or "max-age=0" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_only_staff_see_the_workers_host_name(client, alice, staff):
+    """The finding: /healthz told anyone the worker's host name."""
+    record_heartbeat("c1")
+    assert "name" not in client.get("/healthz").json()["worker"]
+    client.force_login(alice)
+    assert "name" not in client.get("/healthz").json()["worker"]
+    client.force_login(staff)
+    assert client.get("/healthz").json()["worker"]["name"] == settings.TTS_WORKER_NAME
 
 
 @pytest.mark.django_db
@@ -78,11 +90,15 @@ def test_rows_of_long_gone_clusters_are_forgotten():
 
 
 @pytest.mark.cluster
-def test_a_running_worker_cluster_makes_health_green(worker_cluster, client):
+def test_a_running_worker_cluster_makes_health_green(worker_cluster, client, staff):
+    from django.test import Client
+
+    staff_client = Client()
+    staff_client.force_login(staff)
     assert client.get("/healthz").status_code == 503
     worker_cluster(name="health-probe")
     wait_for(lambda: client.get("/healthz").status_code == 200, timeout=60, message="/healthz to turn 200")
-    assert client.get("/healthz").json()["worker"]["name"] == "health-probe"
+    assert staff_client.get("/healthz").json()["worker"]["name"] == "health-probe"
 
 
 @pytest.mark.django_db

@@ -31,7 +31,12 @@ def readme_walkthrough() -> str:
 
 
 def make_run_env(tmp_path, port: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "TEST_", "AWS_", "MEDIA_ROOT"))}
+    # No DEBUG either: `make run` must turn local mode on by itself.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DATABASE_URL", "TEST_", "AWS_", "MEDIA_ROOT", "DEBUG", "SECRET_KEY"))
+    }
     env.update(PORT=str(port), VAR_DIR=str(tmp_path / "var"), Q_POLL="0.1")
     return env
 

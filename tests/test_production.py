@@ -60,6 +60,26 @@ def test_check_deploy_fails_without_the_hardening(tmp_path):
     assert "security.W018" in result.stdout + result.stderr  # DEBUG on in deployment
 
 
+def test_debug_is_off_unless_set(tmp_path):
+    """The finding: DEBUG defaulted to on. Unset, it is off, so the key is required."""
+    env = production_env(tmp_path)
+    del env["DEBUG"]
+    code = "import django; from django.conf import settings; django.setup(); print('DEBUG', settings.DEBUG)"
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.stdout.strip().splitlines()[-1] == "DEBUG False", run.stderr
+    del env["SECRET_KEY"]
+    result = manage(env, "check", check=False)
+    assert result.returncode != 0 and "SECRET_KEY must be set" in result.stderr
+
+
+def test_check_deploy_flags_the_development_key(tmp_path):
+    """The finding: the fixed development key passed `check --deploy`."""
+    env = production_env(tmp_path, DEBUG="1")
+    del env["SECRET_KEY"]
+    result = manage(env, "check", "--deploy", check=False)
+    assert "security.W009" in result.stdout + result.stderr
+
+
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     result = manage(production_env(tmp_path, SECRET_KEY=""), "check", check=False)
     assert result.returncode != 0

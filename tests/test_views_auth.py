@@ -1,11 +1,14 @@
 """Log in, log out, change password: Django's views with our templates."""
 
 import re
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from synthesis.models import ApiToken
 
@@ -140,3 +143,71 @@ def test_logging_in_and_other_saves_keep_the_tokens(client, alice):
     alice.first_name = "Alice"
     alice.save()
     assert ApiToken.objects.authenticate(secret) is not None
+
+
+# --- login throttling (issue 11) ----------------------------------------------
+
+
+def log_in(client, username, password, url=None, **extra):
+    return client.post(url or reverse("login"), {"username": username, "password": password}, **extra)
+
+
+@pytest.mark.parametrize("url", ["/accounts/login/", "/admin/login/"])
+def test_repeated_failures_lock_the_username_out_with_a_clear_page(client, staff, settings, url):
+    """The finding: no throttling, on the site login and on the admin's."""
+    settings.AXES_FAILURE_LIMIT = 3
+    for _ in range(2):
+        assert log_in(client, "staff", "wrong", url).status_code == 200
+    locked = log_in(client, "staff", "wrong", url)
+    assert locked.status_code == 429
+    assert "Too many failed logins" in locked.content.decode()
+    assert "paused for 15 minutes" in locked.content.decode()
+    # Even the right password, from another address, waits out the cool-off.
+    assert log_in(client, "staff", "staff-password", url, REMOTE_ADDR="10.9.9.9").status_code == 429
+    with time_machine.travel(timezone.now() + timedelta(minutes=16)):
+        assert log_in(client, "staff", "staff-password", url).status_code == 302
+
+
+def test_one_address_trying_many_usernames_is_locked_out(client, alice, bob, settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    for name in ("alice", "bob", "carol"):
+        log_in(client, name, "guess")
+    assert log_in(client, "dave", "guess").status_code == 429
+    assert log_in(client, "alice", "alice-password").status_code == 429
+    # Another address still gets in.
+    assert log_in(client, "alice", "alice-password", REMOTE_ADDR="10.1.2.3").status_code == 302
+
+
+def test_a_forwarded_for_header_is_ignored_unless_configured(client, alice, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    for n in range(2):
+        log_in(client, f"user{n}", "guess", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}")
+    # Made-up X-Forwarded-For values did not spread the guesses over addresses.
+    assert log_in(client, "nobody", "guess", HTTP_X_FORWARDED_FOR="203.0.113.99").status_code == 429
+
+
+def test_behind_a_proxy_the_trusted_header_is_the_address(client, alice, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    settings.TRUSTED_CLIENT_IP_HEADER = "X-Forwarded-For"
+    # The proxy appends the real address last; what the client sent comes first.
+    for n in range(2):
+        log_in(client, f"user{n}", "guess", HTTP_X_FORWARDED_FOR=f"1.1.1.1, 203.0.113.{n}", REMOTE_ADDR="10.0.0.2")
+    assert log_in(client, "user9", "guess", HTTP_X_FORWARDED_FOR="1.1.1.1, 203.0.113.0").status_code == 429
+    response = log_in(client, "alice", "alice-password", HTTP_X_FORWARDED_FOR="1.1.1.1, 203.0.113.7")
+    assert response.status_code == 302
+
+
+def test_a_failed_login_is_logged_without_the_password(client, alice, caplog):
+    with caplog.at_level("WARNING", logger="synthesis.security"):
+        log_in(client, "alice", "hunter2-secret", REMOTE_ADDR="192.0.2.5")
+    [line] = [r.getMessage() for r in caplog.records if r.name == "synthesis.security"]
+    assert line == "login failed username='alice' address=192.0.2.5 path=/accounts/login/"
+    assert "hunter2-secret" not in caplog.text
+
+
+def test_api_tokens_are_not_throttled_as_logins(client, alice, settings):
+    settings.AXES_FAILURE_LIMIT = 1
+    _, secret = ApiToken.objects.create_token(alice, "script")
+    for _ in range(3):
+        assert client.get(reverse("api_jobs"), HTTP_AUTHORIZATION="Bearer tts_wrong").status_code == 401
+    assert client.get(reverse("api_jobs"), HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 200

@@ -1,11 +1,14 @@
 """Settings for ttsjobs, read from the environment.
 
-Every value has a safe local default so ``make run`` works with nothing set;
-production sets ``DEBUG=0`` and must then provide ``SECRET_KEY``.
+``DEBUG`` is off unless set: production is the default, and then
+``SECRET_KEY`` is required. ``make run`` (and the test suite, in
+tests/settings.py) sets ``DEBUG=1``, which brings local defaults: a
+development key, localhost, plain HTTP.
 """
 
 import os
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -42,13 +45,15 @@ def envlist(name: str, default: str = "") -> list[str]:
     return [part.strip() for part in os.getenv(name, default).split(",") if part.strip()]
 
 
-DEBUG = envbool("DEBUG", "1")
+DEBUG = envbool("DEBUG", "0")
 
 SECRET_KEY = os.getenv("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off")
-    SECRET_KEY = "insecure-local-development-key-do-not-use-in-production"
+    # Django's own marker: `check --deploy` reports a key with this prefix
+    # (security.W009), so the development key can't slip into production.
+    SECRET_KEY = "django-insecure-local-development-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
@@ -70,6 +75,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_q",
+    "axes",
     "synthesis",
 ]
 
@@ -89,6 +95,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # CORS: a front end on another origin (the original is a separate web app)
@@ -156,6 +164,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# --- login throttling (django-axes) -------------------------------------------
+# Every password login (the site's and the admin's) goes through Django's
+# authenticate(), where axes counts failures by username and, separately, by
+# client address: AXES_FAILURE_LIMIT failures of either lock that username, or
+# that address, out for the cool-off (the correct password included), with a
+# 429 page that says so. API tokens are not passwords and are not counted.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=envint("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "synthesis.security.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "synthesis.security.client_ip"
+# Behind a reverse proxy every request comes from the proxy's address: name
+# the header it sets to the client's (X-Forwarded-For, X-Real-IP). Off by
+# default, since a header a client can set itself would let it pick any address.
+TRUSTED_CLIENT_IP_HEADER = os.getenv("TRUSTED_CLIENT_IP_HEADER", "")
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "job_list"
 LOGOUT_REDIRECT_URL = "login"
