@@ -112,7 +112,9 @@ def audio_response(request, job: Job):
         "Accept-Ranges": "bytes",
         "ETag": etag,
         "Last-Modified": http_date(last_modified),
-        "Cache-Control": "private",
+        # Someone's own audio: no shared cache, nor the browser's disk (a
+        # shared computer), keeps it. Ranges and If-None-Match still work.
+        "Cache-Control": "private, no-store",
     }
     byte_range = None
     if_range = request.headers.get("If-Range")

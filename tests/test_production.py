@@ -2,6 +2,7 @@
 deployment checks pass with the documented environment, and gunicorn serves
 the app with whitenoise serving static files and DEBUG off."""
 
+import json
 import os
 import secrets
 import subprocess
@@ -78,6 +79,27 @@ def test_check_deploy_flags_the_development_key(tmp_path):
     del env["SECRET_KEY"]
     result = manage(env, "check", "--deploy", check=False)
     assert "security.W009" in result.stdout + result.stderr
+
+
+def settings_of(env, *names) -> list:
+    code = (
+        "import json, django; from django.conf import settings; django.setup(); "
+        f"print(json.dumps([getattr(settings, name) for name in {list(names)!r}]))"
+    )
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_hsts_subdomains_and_preload_are_opt_in(tmp_path):
+    """The finding: HSTS preload and includeSubDomains were forced on."""
+    names = ("SECURE_HSTS_SECONDS", "SECURE_HSTS_INCLUDE_SUBDOMAINS", "SECURE_HSTS_PRELOAD")
+    assert settings_of(production_env(tmp_path), *names) == [31536000, False, False]
+    opted_in = production_env(tmp_path, SECURE_HSTS_INCLUDE_SUBDOMAINS="1", SECURE_HSTS_PRELOAD="1")
+    assert settings_of(opted_in, *names) == [31536000, True, True]
+    # Either way the deployment check is clean: off is a decision, not an oversight.
+    result = manage(opted_in, "check", "--deploy", "--fail-level", "WARNING", check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path):
@@ -161,7 +183,9 @@ def test_gunicorn_serves_the_app_static_files_and_health(gunicorn):
     assert status == 301 and headers["Location"].startswith("https://")
     status, headers, body = fetch(gunicorn + "/accounts/login/", HTTPS)
     assert status == 200
-    assert "Strict-Transport-Security" in headers
+    assert headers["Strict-Transport-Security"] == "max-age=31536000"  # no subdomains, no preload unless opted in
+    assert "style-src 'self'" in headers["Content-Security-Policy"]
+    assert {"private", "no-store"} <= {part.strip() for part in headers["Cache-Control"].split(",")}
     assert "Secure" in headers["Set-Cookie"]
     html = body.decode()
     hashed = html.split('src="/static/vendor/htmx.min.')[1].split('"')[0]

@@ -190,7 +190,7 @@ def test_completed_detail_has_player_timeline_downloads_and_expiry(alice_client,
     audio_url = reverse("job_download", args=[job.pk])
     assert f'<audio id="player" controls preload="metadata" src="{audio_url}">' in html
     segments = re.findall(
-        r'class="segment spk-(\d)".*?data-seek="([\d.]+)".*?style="left: ([\d.]+)%; width: ([\d.]+)%"', html, re.S
+        r'class="segment spk-(\d)".*?data-seek="([\d.]+)".*?<rect x="([\d.]+)" y="0" width="([\d.]+)"', html, re.S
     )
     assert [s[0] for s in segments] == ["0", "1", "2"]  # one colour per speaker
     timed = job.result_metadata["turn_timings"]

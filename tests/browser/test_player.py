@@ -61,7 +61,7 @@ def test_seek_to_ten_minutes_plays_from_there(page, live_server, alice, log_in, 
     page.on("response", lambda r: statuses.append(r.status) if "/audio/" in r.url else None)
     log_in("alice", "alice-password")
     page.goto(f"{live_server.url}/jobs/{job.pk}/")
-    page.wait_for_function("document.getElementById('player').duration > 0", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('player').duration > 0", timeout=30_000)
     duration = page.evaluate("document.getElementById('player').duration")
     assert duration == pytest.approx(TURNS * TURN_MS / 1000, abs=2)
 
@@ -71,7 +71,7 @@ def test_seek_to_ten_minutes_plays_from_there(page, live_server, alice, log_in, 
         return player.play();
     }""")
     # It plays on from 10:00: time advances past it and never falls back.
-    page.wait_for_function("document.getElementById('player').currentTime > 601", timeout=30_000)
+    page.wait_for_function("() => document.getElementById('player').currentTime > 601", timeout=30_000)
     seekable_end = page.evaluate("document.getElementById('player').seekable.end(0)")
     assert seekable_end == pytest.approx(duration, abs=2)
     for _ in range(5):

@@ -40,7 +40,7 @@ def test_write_submit_and_watch_the_job_finish(page, live_server, alice, log_in,
     page.get_by_label("Bob", exact=True).select_option("en-gb+f4")
     # ▶ plays a sample of the voice now selected.
     page.get_by_role("link", name="Preview the voice for Bob").click()
-    page.wait_for_function("document.getElementById('preview-player').duration > 0")
+    page.wait_for_function("() => document.getElementById('preview-player').duration > 0")
     assert "voice=en-gb%2Bf4" in page.locator("#preview-player").get_attribute("src")
     page.get_by_role("button", name="Create the audio").click()
 
@@ -80,7 +80,7 @@ def test_write_submit_and_watch_the_job_finish(page, live_server, alice, log_in,
     row.get_by_role("link", name=re.compile("Hello Bob")).click()
     page.wait_for_url(f"{live_server.url}/jobs/{job.pk}/")
     player = page.locator("#player")
-    page.wait_for_function("document.getElementById('player').duration > 0")
+    page.wait_for_function("() => document.getElementById('player').duration > 0")
     duration = player.evaluate("a => a.duration")
     job.refresh_from_db()
     assert duration == pytest.approx(job.result_metadata["duration_ms"] / 1000, abs=0.2)
@@ -90,7 +90,7 @@ def test_write_submit_and_watch_the_job_finish(page, live_server, alice, log_in,
     expect(segments).to_have_count(4)
     third_start = job.result_metadata["turn_timings"][2]["start_ms"] / 1000
     segments.nth(2).click()
-    page.wait_for_function(f"document.getElementById('player').currentTime > {third_start}")
+    page.wait_for_function(f"() => document.getElementById('player').currentTime > {third_start}")
     assert player.evaluate("a => !a.paused || a.ended")
     page.screenshot(path=artifacts / "job-detail.png", full_page=True)
 
@@ -174,7 +174,7 @@ def test_keyboard_focus_survives_the_polling(page, live_server, alice, log_in):
         page.goto(live_server.url + path)
         polls = htmx_requests(page, r"/jobs/")
         page.get_by_role("link", name=name, exact=True).focus()
-        page.wait_for_function("document.activeElement.textContent.trim() !== ''")
+        page.wait_for_function("() => document.activeElement.textContent.trim() !== ''")
         with page.expect_response(lambda r: r.request.headers.get("hx-request") == "true"):
             pass  # one poll has swapped the section
         page.wait_for_timeout(300)  # the swap settles after the response
