@@ -33,10 +33,12 @@ DATABASE_ERRORS = (OperationalError, InterfaceError)
 # A PostgreSQL restart or fail-over takes seconds; clients should not hammer it.
 RETRY_AFTER_SECONDS = 10
 
+# Plain on purpose: no template (rendering must not need the database), no
+# inline style (the Content-Security-Policy of synthesis/security.py allows none).
 UNAVAILABLE_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Temporarily unavailable · ttsjobs</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto; padding: 0 1rem">
+<body>
 <h1>Temporarily unavailable</h1>
 <p>ttsjobs cannot reach its database right now. Your jobs are safe; please try again in a few seconds.</p>
 </body></html>
