@@ -13,7 +13,7 @@ from collections import Counter
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpResponseBase
 from django.urls import path, reverse
@@ -126,6 +126,14 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         return self._count_and_exact[0]
+
+    def page(self, number) -> Page:
+        """The page's ids first, from the (created_at, id) index alone, then
+        those rows: page 100 reads 5,000 index entries, not 5,000 jobs."""
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        ids = self.object_list.values("pk")[bottom : bottom + self.per_page]
+        return self._get_page(self.object_list.filter(pk__in=ids), number, self)
 
     def validate_number(self, number) -> int:
         if self._count_and_exact[1]:
