@@ -1,5 +1,7 @@
 """Jobs in a given state, written straight to the table, for tests of the
-staff and operator tools (admin, cleanup, stats) that need many of them."""
+staff and operator tools (admin, cleanup, stats) that need many of them, of
+any age. For a job moved there by the app's own code (submit, claim, the
+worker), see website.submitted_job."""
 
 import uuid
 from datetime import timedelta
@@ -18,9 +20,7 @@ def input_params() -> dict:
     return body
 
 
-def make_job(
-    owner, status=Job.Status.COMPLETED, *, ended_days_ago: float | None = 0, audio: bool = False, **fields
-) -> Job:
+def make_job(owner, status: str, *, ended_days_ago: float | None = 0, audio: bool = False, **fields) -> Job:
     now = timezone.now()
     params = input_params()
     values = {

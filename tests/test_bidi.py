@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from synthesis.models import Job
-from tests.website import make_job
+from tests.website import submitted_job
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,7 @@ VOICES = [{"speaker": ARABIC, "voice_id": "ar"}, {"speaker": HEBREW, "voice_id":
 
 @pytest.fixture
 def rtl_job(alice):
-    return make_job(alice, Job.Status.COMPLETED, turns=TURNS, voice_assignments=VOICES, language=None)
+    return submitted_job(alice, Job.Status.COMPLETED, turns=TURNS, voice_assignments=VOICES, language=None)
 
 
 def test_list_isolates_title_and_speakers(alice_client, rtl_job):

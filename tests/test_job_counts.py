@@ -79,7 +79,7 @@ def test_by_status_names_every_status(alice):
 
 def test_rebuild_recounts_from_the_jobs(alice, bob):
     make_job(alice, Job.Status.COMPLETED, audio=True)
-    make_job(bob)
+    make_job(bob, Job.Status.COMPLETED)
     JobCount.objects.update(jobs=99)
     JobCount.objects.rebuild()
     assert counted() == truth()

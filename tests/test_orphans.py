@@ -82,7 +82,8 @@ def test_unreferenced_and_partial_files_go_once_past_the_grace(alice, _media_roo
     legacy = make_job(alice, Job.Status.COMPLETED)
     Job.objects.filter(pk=legacy.pk).update(audio=store("audio/legacy/a name without a job id.mp3"))
     legacy.refresh_from_db()
-    orphan = store(f"audio/2026/12/{make_job(alice).pk}-token.mp3")  # a job whose audio was never recorded
+    # A job whose audio was never recorded:
+    orphan = store(f"audio/2026/12/{make_job(alice, Job.Status.COMPLETED).pk}-token.mp3")
     orphan_no_id = store("audio/legacy/nobody.mp3")
     partial = save_and_get_killed(_media_root)
     now = timezone.now()
@@ -133,7 +134,7 @@ def test_the_daily_task_sweeps_too(alice):
 
 def test_s3_orphans_and_unfinished_uploads_go_once_past_the_grace(alice, bucket):  # noqa: F811
     kept = make_job(alice, Job.Status.COMPLETED, audio=True)
-    store(f"audio/2026/12/{make_job(alice).pk}-token.mp3", size=300)
+    store(f"audio/2026/12/{make_job(alice, Job.Status.COMPLETED).pk}-token.mp3", size=300)
     assert "deleted 0 orphan file(s)" in cleanup()  # everything is new
     # A worker killed while uploading a large file: a multipart upload begun,
     # never completed. (moto dates every upload 2010-11-10, so it is always

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from synthesis.models import ApiToken, Job
-from tests.website import make_job
+from tests.website import submitted_job
 
 pytestmark = pytest.mark.django_db
 
@@ -39,8 +39,8 @@ def inline_code(html: str) -> list[str]:
 
 def test_our_pages_carry_no_inline_style_or_script(alice_client, alice):
     """The finding's example: the timeline's bars had inline widths."""
-    completed = make_job(alice, Job.Status.COMPLETED)
-    failed = make_job(alice, Job.Status.FAILED)
+    completed = submitted_job(alice, Job.Status.COMPLETED)
+    failed = submitted_job(alice, Job.Status.FAILED)
     pages = [
         alice_client.get(reverse("job_list")),
         alice_client.get(reverse("job_list"), **HX),
@@ -62,7 +62,7 @@ def test_our_pages_carry_no_inline_style_or_script(alice_client, alice):
 
 def test_own_pages_api_answers_and_audio_are_not_cached(alice_client, alice):
     """The finding: job pages, API responses and audio had no Cache-Control: private."""
-    job = make_job(alice, Job.Status.COMPLETED)
+    job = submitted_job(alice, Job.Status.COMPLETED)
     _, secret = ApiToken.objects.create_token(alice, "script")
     api = Client(headers={"Authorization": f"Bearer {secret}"})
     responses = {

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from synthesis.models import Job
-from tests.website import make_job
+from tests.website import submitted_job
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -25,7 +25,7 @@ def polls(html: str) -> bool:
 
 
 def test_pages_require_login(client, alice):
-    job = make_job(alice)
+    job = submitted_job(alice, Job.Status.PENDING)
     for url in (
         reverse("job_list"),
         reverse("job_new"),
@@ -49,9 +49,9 @@ def test_empty_list_invites_the_first_dialogue(alice_client):
 
 def test_list_shows_rows_newest_first_with_what_applies(alice_client, alice):
     with time_machine.travel(timezone.now() - timedelta(hours=3)):
-        done = make_job(alice, Job.Status.COMPLETED)
-    failed = make_job(alice, Job.Status.FAILED)
-    pending = make_job(alice)
+        done = submitted_job(alice, Job.Status.COMPLETED)
+    failed = submitted_job(alice, Job.Status.FAILED)
+    pending = submitted_job(alice, Job.Status.PENDING)
     html = alice_client.get(reverse("job_list")).content.decode()
     ids = re.findall(r'<li class="job" id="job-([0-9a-f-]+)"', html)
     assert ids == [str(pending.pk), str(failed.pk), str(done.pk)]
@@ -72,9 +72,9 @@ def test_list_shows_rows_newest_first_with_what_applies(alice_client, alice):
 
 
 def test_pending_row_shows_its_place_in_the_queue_across_users(alice_client, alice, bob):
-    make_job(bob)
-    make_job(alice, Job.Status.COMPLETED)  # not pending: doesn't count
-    mine = make_job(alice)
+    submitted_job(bob, Job.Status.PENDING)
+    submitted_job(alice, Job.Status.COMPLETED)  # not pending: doesn't count
+    mine = submitted_job(alice, Job.Status.PENDING)
     html = alice_client.get(reverse("job_list")).content.decode()
     row = html.split(f'id="job-{mine.pk}"')[1]
     assert "place 2 in the queue" in row
@@ -82,7 +82,7 @@ def test_pending_row_shows_its_place_in_the_queue_across_users(alice_client, ali
 
 def test_processing_row_shows_progress_and_time_left(alice_client, alice):
     with time_machine.travel(timezone.now() - timedelta(seconds=10), tick=False):
-        job = make_job(alice, Job.Status.PROCESSING)  # started 10 s ago, 1 of 3 turns done
+        job = submitted_job(alice, Job.Status.PROCESSING)  # started 10 s ago, 1 of 3 turns done
     html = alice_client.get(reverse("job_list")).content.decode()
     assert '<progress max="3" value="1"' in html and "1/3 turns" in html
     assert "about 20 s left" in html
@@ -90,7 +90,7 @@ def test_processing_row_shows_progress_and_time_left(alice_client, alice):
 
 
 def test_list_polls_only_while_a_job_on_the_page_is_active(alice_client, alice):
-    job = make_job(alice)
+    job = submitted_job(alice, Job.Status.PENDING)
     html = alice_client.get(reverse("job_list")).content.decode()
     assert polls(html)
     assert f'"watch": "{job.pk}"' in html
@@ -103,9 +103,9 @@ def test_list_polls_only_while_a_job_on_the_page_is_active(alice_client, alice):
 def test_everything_focusable_in_the_polled_parts_has_a_unique_id(alice_client, alice):
     # htmx restores the keyboard focus after a swap only to an element with an
     # id (the browser test shows the focus surviving a real poll).
-    make_job(alice, Job.Status.COMPLETED)
-    make_job(alice, Job.Status.FAILED)
-    pending = make_job(alice)  # so that both parts poll
+    submitted_job(alice, Job.Status.COMPLETED)
+    submitted_job(alice, Job.Status.FAILED)
+    pending = submitted_job(alice, Job.Status.PENDING)  # so that both parts poll
     pages = [
         alice_client.get(reverse("job_list"), **HX).content.decode(),
         alice_client.get(reverse("job_detail", args=[pending.pk]), **HX).content.decode(),
@@ -118,7 +118,7 @@ def test_everything_focusable_in_the_polled_parts_has_a_unique_id(alice_client, 
 
 
 def test_htmx_request_gets_only_the_list_fragment(alice_client, alice):
-    make_job(alice)
+    submitted_job(alice, Job.Status.PENDING)
     response = alice_client.get(reverse("job_list"), **HX)
     html = response.content.decode()
     assert html.lstrip().startswith('<section id="job-list"')
@@ -127,8 +127,8 @@ def test_htmx_request_gets_only_the_list_fragment(alice_client, alice):
 
 
 def test_poll_announces_watched_jobs_that_finished(alice_client, alice, bob):
-    job = make_job(alice)
-    theirs = make_job(bob, Job.Status.CANCELLED)
+    job = submitted_job(alice, Job.Status.PENDING)
+    theirs = submitted_job(bob, Job.Status.CANCELLED)
     assert job.cancel()
     html = alice_client.get(reverse("job_list"), {"watch": f"{job.pk},{theirs.pk},nonsense"}, **HX).content.decode()
     assert 'id="notices" hx-swap-oob="beforeend"' in html
@@ -137,8 +137,8 @@ def test_poll_announces_watched_jobs_that_finished(alice_client, alice, bob):
 
 
 def test_status_filter_and_pagination(alice_client, alice):
-    jobs = [make_job(alice, Job.Status.CANCELLED) for _ in range(21)]
-    make_job(alice, Job.Status.FAILED)
+    jobs = [submitted_job(alice, Job.Status.CANCELLED) for _ in range(21)]
+    submitted_job(alice, Job.Status.FAILED)
     html = alice_client.get(reverse("job_list"), {"status": "cancelled"}).content.decode()
     assert html.count('<li class="job"') == 20
     assert "Page 1 of 2" in html and "page=2" in html
@@ -152,7 +152,7 @@ def test_status_filter_and_pagination(alice_client, alice):
 
 
 def test_list_shows_only_my_jobs(alice_client, bob):
-    make_job(bob)
+    submitted_job(bob, Job.Status.PENDING)
     html = alice_client.get(reverse("job_list")).content.decode()
     assert '<li class="job"' not in html
 
@@ -160,8 +160,8 @@ def test_list_shows_only_my_jobs(alice_client, bob):
 @pytest.mark.parametrize("how_many", [5, 25])
 def test_list_costs_the_same_queries_for_any_number_of_jobs(alice_client, alice, django_assert_num_queries, how_many):
     for n in range(how_many):
-        make_job(alice, Job.Status.CANCELLED if n % 2 else Job.Status.FAILED)
-    make_job(alice)
+        submitted_job(alice, Job.Status.CANCELLED if n % 2 else Job.Status.FAILED)
+    submitted_job(alice, Job.Status.PENDING)
     # session, user, tab counts, one page of rows (queue place and speakers included).
     with django_assert_num_queries(4):
         alice_client.get(reverse("job_list"))
@@ -170,8 +170,9 @@ def test_list_costs_the_same_queries_for_any_number_of_jobs(alice_client, alice,
 
 
 def test_dialogue_with_markup_is_shown_as_text(alice_client, alice):
-    job = make_job(
+    job = submitted_job(
         alice,
+        Job.Status.PENDING,
         turns=[{"speaker": "<b>Eve</b>", "text": "<script>alert(1)</script>", "index": 0}],
         voice_assignments=[{"speaker": "<b>Eve</b>", "voice_id": "en-us"}],
     )
@@ -185,7 +186,7 @@ def test_dialogue_with_markup_is_shown_as_text(alice_client, alice):
 
 
 def test_completed_detail_has_player_timeline_downloads_and_expiry(alice_client, alice):
-    job = make_job(alice, Job.Status.COMPLETED)
+    job = submitted_job(alice, Job.Status.COMPLETED)
     html = alice_client.get(reverse("job_detail", args=[job.pk])).content.decode()
     audio_url = reverse("job_download", args=[job.pk])
     assert f'<audio id="player" controls preload="metadata" src="{audio_url}">' in html
@@ -210,7 +211,7 @@ def test_completed_detail_has_player_timeline_downloads_and_expiry(alice_client,
 
 
 def test_active_detail_polls_its_status_section_only(alice_client, alice):
-    job = make_job(alice)
+    job = submitted_job(alice, Job.Status.PENDING)
     html = alice_client.get(reverse("job_detail", args=[job.pk])).content.decode()
     assert polls(html) and "place 1 in the queue" in html
     response = alice_client.get(reverse("job_detail", args=[job.pk]), **HX)
@@ -224,17 +225,17 @@ def test_active_detail_polls_its_status_section_only(alice_client, alice):
 
 
 def test_failed_detail_shows_the_reason_and_resubmit(alice_client, alice):
-    job = make_job(alice, Job.Status.FAILED)
+    job = submitted_job(alice, Job.Status.FAILED)
     html = alice_client.get(reverse("job_detail", args=[job.pk])).content.decode()
     assert "The engine &lt;b&gt;refused&lt;/b&gt; the text." in html and "PROVIDER_ERROR" in html
     assert reverse("job_resubmit", args=[job.pk]) in html
 
 
 def test_detail_uses_three_queries(alice_client, alice, django_assert_num_queries):
-    job = make_job(alice, Job.Status.COMPLETED)
+    job = submitted_job(alice, Job.Status.COMPLETED)
     with django_assert_num_queries(3):  # session, user, job
         alice_client.get(reverse("job_detail", args=[job.pk]))
-    pending = make_job(alice)
+    pending = submitted_job(alice, Job.Status.PENDING)
     for extra in ({}, HX):
         with django_assert_num_queries(4):  # + its place in the queue
             alice_client.get(reverse("job_detail", args=[pending.pk]), **extra)
@@ -244,7 +245,7 @@ def test_detail_uses_three_queries(alice_client, alice, django_assert_num_querie
 
 
 def test_cancel_asks_first_without_javascript(alice_client, alice):
-    job = make_job(alice)
+    job = submitted_job(alice, Job.Status.PENDING)
     html = alice_client.get(reverse("job_cancel", args=[job.pk])).content.decode()
     assert "Yes, cancel it" in html
     job.refresh_from_db()
@@ -252,7 +253,7 @@ def test_cancel_asks_first_without_javascript(alice_client, alice):
 
 
 def test_plain_cancel_redirects_to_the_job(alice_client, alice):
-    job = make_job(alice)
+    job = submitted_job(alice, Job.Status.PENDING)
     response = alice_client.post(reverse("job_cancel", args=[job.pk]))
     assert response.status_code == 302 and response["Location"] == reverse("job_detail", args=[job.pk])
     job.refresh_from_db()
@@ -262,7 +263,7 @@ def test_plain_cancel_redirects_to_the_job(alice_client, alice):
 
 
 def test_htmx_cancel_from_the_list_rerenders_the_list_in_place(alice_client, alice):
-    job = make_job(alice)
+    job = submitted_job(alice, Job.Status.PENDING)
     response = alice_client.post(
         reverse("job_cancel", args=[job.pk]),
         HTTP_HX_TARGET="job-list",
@@ -278,7 +279,7 @@ def test_htmx_cancel_from_the_list_rerenders_the_list_in_place(alice_client, ali
 
 @pytest.mark.parametrize("current_url", ["http://[", "not a url at all", ""])
 def test_a_malformed_current_url_header_still_rerenders_the_list(alice_client, alice, current_url):
-    pending, failed = make_job(alice), make_job(alice, Job.Status.FAILED)
+    pending, failed = submitted_job(alice, Job.Status.PENDING), submitted_job(alice, Job.Status.FAILED)
     for action, job in (("job_cancel", pending), ("job_resubmit", failed)):
         response = alice_client.post(
             reverse(action, args=[job.pk]), HTTP_HX_TARGET="job-list", HTTP_HX_CURRENT_URL=current_url, **HX
@@ -289,13 +290,13 @@ def test_a_malformed_current_url_header_still_rerenders_the_list(alice_client, a
 
 
 def test_htmx_cancel_on_the_detail_page_rerenders_its_status(alice_client, alice):
-    job = make_job(alice)
+    job = submitted_job(alice, Job.Status.PENDING)
     html = alice_client.post(reverse("job_cancel", args=[job.pk]), HTTP_HX_TARGET="job-status", **HX).content.decode()
     assert html.lstrip().startswith('<section id="job-status"') and "badge-cancelled" in html
 
 
 def test_cancel_of_a_started_job_says_why(alice_client, alice):
-    job = make_job(alice, Job.Status.PROCESSING)
+    job = submitted_job(alice, Job.Status.PROCESSING)
     response = alice_client.post(reverse("job_cancel", args=[job.pk]), follow=True)
     assert "Only pending jobs can be cancelled; this one is processing." in response.content.decode()
     job.refresh_from_db()
@@ -303,20 +304,20 @@ def test_cancel_of_a_started_job_says_why(alice_client, alice):
 
 
 def test_resubmit_makes_a_new_job_with_the_same_input(alice_client, alice):
-    old = make_job(alice, Job.Status.FAILED)
+    old = submitted_job(alice, Job.Status.FAILED)
     response = alice_client.post(reverse("job_resubmit", args=[old.pk]))
     new = Job.objects.exclude(pk=old.pk).get()
     assert response["Location"] == reverse("job_detail", args=[new.pk])
     assert new.input_params["turns"] == old.input_params["turns"] and new.status == Job.Status.PENDING
     assert new.voice_for_speaker.keys() == old.voice_for_speaker.keys()
     # With htmx from the detail page: the browser is sent to the new job.
-    old2 = make_job(alice, Job.Status.CANCELLED)
+    old2 = submitted_job(alice, Job.Status.CANCELLED)
     response = alice_client.post(reverse("job_resubmit", args=[old2.pk]), **HX)
     assert response["HX-Redirect"].startswith("/jobs/")
 
 
 def test_resubmit_from_the_list_rerenders_it_with_the_new_job(alice_client, alice):
-    old = make_job(alice, Job.Status.CANCELLED)
+    old = submitted_job(alice, Job.Status.CANCELLED)
     html = alice_client.post(
         reverse("job_resubmit", args=[old.pk]),
         HTTP_HX_TARGET="job-list",
@@ -328,8 +329,8 @@ def test_resubmit_from_the_list_rerenders_it_with_the_new_job(alice_client, alic
 
 def test_resubmit_over_the_limit_says_so_plainly(alice_client, alice, settings):
     settings.TTS_MAX_ACTIVE_JOBS_PER_USER = 1
-    old = make_job(alice, Job.Status.FAILED)
-    make_job(alice)
+    old = submitted_job(alice, Job.Status.FAILED)
+    submitted_job(alice, Job.Status.PENDING)
     response = alice_client.post(reverse("job_resubmit", args=[old.pk]), follow=True)
     assert "You have 1 jobs waiting or running, and the limit is 1." in response.content.decode()
     assert Job.objects.count() == 2
@@ -337,7 +338,7 @@ def test_resubmit_over_the_limit_says_so_plainly(alice_client, alice, settings):
 
 def test_resubmit_checks_the_input_again_like_a_new_submission(alice_client, alice, settings):
     """The finding: with the limit lowered to 1 turn, a 3-turn job was re-queued."""
-    old = make_job(alice, Job.Status.FAILED)
+    old = submitted_job(alice, Job.Status.FAILED)
     settings.TTS_MAX_TURNS = 1
     response = alice_client.post(reverse("job_resubmit", args=[old.pk]), follow=True)
     assert Job.objects.count() == 1
@@ -346,7 +347,7 @@ def test_resubmit_checks_the_input_again_like_a_new_submission(alice_client, ali
 
 
 def test_resubmit_refuses_a_voice_the_provider_no_longer_has(alice_client, alice):
-    old = make_job(alice, Job.Status.CANCELLED)
+    old = submitted_job(alice, Job.Status.CANCELLED)
     params = old.input_params
     params["voice_assignments"][0]["voice_id"] = "en-retired-voice"
     Job.objects.filter(pk=old.pk).update(input_params=params)
@@ -356,7 +357,7 @@ def test_resubmit_refuses_a_voice_the_provider_no_longer_has(alice_client, alice
 
 
 def test_completed_job_cannot_be_resubmitted(alice_client, alice):
-    job = make_job(alice, Job.Status.COMPLETED)
+    job = submitted_job(alice, Job.Status.COMPLETED)
     alice_client.post(reverse("job_resubmit", args=[job.pk]))
     assert Job.objects.count() == 1
 
@@ -365,7 +366,7 @@ def test_completed_job_cannot_be_resubmitted(alice_client, alice):
 
 
 def test_audio_download_is_the_stored_file(alice_client, alice):
-    job = make_job(alice, Job.Status.COMPLETED)
+    job = submitted_job(alice, Job.Status.COMPLETED)
     response = alice_client.get(reverse("job_download", args=[job.pk]))
     assert response.status_code == 200 and response["Content-Type"] == "audio/mpeg"
     with job.audio.open("rb") as stored:
@@ -373,13 +374,13 @@ def test_audio_download_is_the_stored_file(alice_client, alice):
 
 
 def test_no_audio_before_completion(alice_client, alice):
-    job = make_job(alice)
+    job = submitted_job(alice, Job.Status.PENDING)
     assert alice_client.get(reverse("job_download", args=[job.pk])).status_code == 404
     assert alice_client.get(reverse("job_subtitles_vtt", args=[job.pk])).status_code == 404
 
 
 def test_subtitles_follow_the_turn_timings(alice_client, alice):
-    job = make_job(alice, Job.Status.COMPLETED)
+    job = submitted_job(alice, Job.Status.COMPLETED)
     response = alice_client.get(reverse("job_subtitles_vtt", args=[job.pk]))
     assert response["Content-Type"] == "text/vtt; charset=utf-8"
     assert f'filename="ttsjobs-{job.pk}.vtt"' in response["Content-Disposition"]
@@ -400,14 +401,14 @@ def _srt_time(ms):
 
 @pytest.mark.parametrize("name", ["job_detail", "job_download", "job_subtitles_vtt", "job_subtitles_srt", "job_cancel"])
 def test_another_users_job_is_404_everywhere(bob_client, alice, name):
-    job = make_job(alice, Job.Status.COMPLETED)
+    job = submitted_job(alice, Job.Status.COMPLETED)
     assert bob_client.get(reverse(name, args=[job.pk])).status_code == 404
     assert bob_client.get(reverse(name, args=[job.pk]), **HX).status_code == 404
 
 
 def test_another_users_job_cannot_be_cancelled_or_resubmitted(bob_client, alice):
-    pending = make_job(alice)
-    failed = make_job(alice, Job.Status.FAILED)
+    pending = submitted_job(alice, Job.Status.PENDING)
+    failed = submitted_job(alice, Job.Status.FAILED)
     assert bob_client.post(reverse("job_cancel", args=[pending.pk])).status_code == 404
     assert bob_client.post(reverse("job_resubmit", args=[failed.pk])).status_code == 404
     assert bob_client.get(reverse("job_new"), {"from": failed.pk}).status_code == 404
@@ -423,7 +424,7 @@ def test_unknown_job_is_404(alice_client):
 def test_actions_need_post_and_csrf(alice, client):
     from django.test import Client
 
-    job = make_job(alice)
+    job = submitted_job(alice, Job.Status.PENDING)
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(alice)
     assert strict.post(reverse("job_cancel", args=[job.pk])).status_code == 403
@@ -437,8 +438,8 @@ POLL = {**HX, "HTTP_HX_TRIGGER": "job-list"}  # the list wrapper's own every-2s 
 
 
 def test_poll_sends_only_the_rows_of_jobs_still_active(alice_client, alice, django_assert_num_queries):
-    make_job(alice, Job.Status.COMPLETED)
-    pending, running = make_job(alice), make_job(alice, Job.Status.PROCESSING)
+    submitted_job(alice, Job.Status.COMPLETED)
+    pending, running = submitted_job(alice, Job.Status.PENDING), submitted_job(alice, Job.Status.PROCESSING)
     with django_assert_num_queries(3):  # session, user, the watched (and any other active) jobs
         response = alice_client.get(reverse("job_list"), {"watch": f"{pending.pk},{running.pk}"}, **POLL)
     html = response.content.decode()
@@ -450,14 +451,14 @@ def test_poll_sends_only_the_rows_of_jobs_still_active(alice_client, alice, djan
 
 
 def test_poll_renders_the_whole_list_when_a_job_finished_or_appeared(alice_client, alice):
-    pending, running = make_job(alice), make_job(alice, Job.Status.PROCESSING)
+    pending, running = submitted_job(alice, Job.Status.PENDING), submitted_job(alice, Job.Status.PROCESSING)
     assert pending.cancel()
     response = alice_client.get(reverse("job_list"), {"watch": f"{pending.pk},{running.pk}"}, **POLL)
     html = response.content.decode()
     assert "HX-Reswap" not in response and html.lstrip().startswith('<section id="job-list"')
     assert 'id="notices" hx-swap-oob="beforeend"' in html  # the cancelled one is announced
     # A job submitted in another tab: not watched yet, so the list is rendered anew to show it.
-    new = make_job(alice)
+    new = submitted_job(alice, Job.Status.PENDING)
     html = alice_client.get(reverse("job_list"), {"watch": str(running.pk)}, **POLL).content.decode()
     assert html.lstrip().startswith('<section id="job-list"') and f'id="job-{new.pk}"' in html
 
@@ -466,7 +467,7 @@ def test_waiting_job_far_back_in_the_queue_is_not_counted_to_the_end(alice_clien
     Job.objects.bulk_create(
         Job(owner=bob, provider="espeak", input_params={"turns": []}) for _ in range(Job.QUEUE_POSITION_CAP + 5)
     )
-    job = make_job(alice)
+    job = submitted_job(alice, Job.Status.PENDING)
     for url in (reverse("job_list"), reverse("job_detail", args=[job.pk])):
         html = alice_client.get(url).content.decode()
         assert "Waiting: more than 1,000 jobs ahead in the queue." in html, url

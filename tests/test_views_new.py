@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from synthesis.audio import decode
 from synthesis.models import Job
-from tests.website import make_job
+from tests.website import submitted_job
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -196,8 +196,8 @@ def test_voice_error_sits_under_that_speakers_picker(alice_client):
 
 def test_limit_is_explained_with_numbers(alice_client, alice, settings):
     settings.TTS_MAX_ACTIVE_JOBS_PER_USER = 2
-    make_job(alice)
-    make_job(alice)
+    submitted_job(alice, Job.Status.PENDING)
+    submitted_job(alice, Job.Status.PENDING)
     html = alice_client.post(reverse("job_new"), submission()).content.decode()
     assert "You have 2 jobs waiting or running, and the limit is 2." in html
     assert Job.objects.count() == 2
@@ -205,7 +205,7 @@ def test_limit_is_explained_with_numbers(alice_client, alice, settings):
 
 
 def test_new_from_an_old_job_prefills_everything(alice_client, alice):
-    old = make_job(alice, Job.Status.FAILED, gap_ms=700)
+    old = submitted_job(alice, Job.Status.FAILED, gap_ms=700)
     html = alice_client.get(reverse("job_new"), {"from": old.pk}).content.decode()
     assert "Alice: Hello there, Bob.\nBob: Hi Alice. How are you?" in html
     assert 'value="700"' in html and '<option value="en-us+m3" selected>' in html

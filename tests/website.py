@@ -1,5 +1,6 @@
 """Jobs in every state, made through the real model methods (and, for
-completed ones, the real worker code run in this process)."""
+completed ones, the real worker code run in this process). For many rows in a
+given state and age, written straight to the table, see factories.make_job."""
 
 from synthesis.models import Job
 from synthesis.tasks import run_synthesis
@@ -7,7 +8,8 @@ from synthesis.validation import clean_job_request
 from tests.conftest import dialogue
 
 
-def make_job(user, status=Job.Status.PENDING, **overrides) -> Job:
+def submitted_job(user, status: str, **overrides) -> Job:
+    """Submitted with ``dialogue(**overrides)``, then moved to ``status`` as the app would."""
     provider, params = clean_job_request(dialogue(**overrides))
     job = Job.objects.submit(user, params, provider=provider)
     if status == Job.Status.PENDING:

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from synthesis.models import ApiToken, Job
 from synthesis.tasks import ensure_schedules
-from tests.website import make_job
+from tests.website import submitted_job
 
 pytestmark = pytest.mark.browser
 
@@ -41,8 +41,8 @@ def violations(page):
 
 
 def test_the_pages_work_under_the_csp_with_no_violation(page, live_server, staff, log_in, violations):
-    completed = make_job(staff, Job.Status.COMPLETED)
-    make_job(staff)  # a pending one: the list polls
+    completed = submitted_job(staff, Job.Status.COMPLETED)
+    submitted_job(staff, Job.Status.PENDING)  # a pending one: the list polls
     ApiToken.objects.create_token(staff, "nightly")
     ensure_schedules()
     log_in("staff", "staff-password")

@@ -42,11 +42,12 @@ def long_job(owner, mp3: bytes) -> Job:
     ]
     job = factories.make_job(
         owner,
+        Job.Status.COMPLETED,
         input_params=params,
         title=Job.make_title(params),
         progress_total=TURNS,
         progress_done=TURNS,
-        result_metadata=factories.make_job(owner).result_metadata
+        result_metadata=factories.make_job(owner, Job.Status.COMPLETED).result_metadata
         | {"duration_ms": TURNS * TURN_MS, "turns": timed, "size_bytes": len(mp3)},
     )
     name = default_storage.save(f"audio/test/{job.pk}.mp3", ContentFile(mp3))

@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from synthesis.models import Job
-from tests.website import make_job
+from tests.website import submitted_job
 
 pytestmark = pytest.mark.browser
 
@@ -96,7 +96,7 @@ def test_write_submit_and_watch_the_job_finish(page, live_server, alice, log_in,
 
 
 def test_cancel_a_pending_job_after_confirming(page, live_server, alice, log_in):
-    job = make_job(alice)
+    job = submitted_job(alice, Job.Status.PENDING)
     log_in("alice", "alice-password")
     row = page.locator(f"#job-{job.pk}")
     expect(row.locator(".badge")).to_have_text("Pending")
@@ -119,7 +119,7 @@ def test_cancel_a_pending_job_after_confirming(page, live_server, alice, log_in)
 
 
 def test_another_users_job_is_not_found(page, live_server, alice, bob, log_in):
-    theirs = make_job(bob, Job.Status.COMPLETED)
+    theirs = submitted_job(bob, Job.Status.COMPLETED)
     log_in("alice", "alice-password")
     for path in (f"/jobs/{theirs.pk}/", f"/jobs/{theirs.pk}/audio/", f"/jobs/{theirs.pk}/subtitles.vtt"):
         response = page.goto(live_server.url + path)
@@ -127,8 +127,8 @@ def test_another_users_job_is_not_found(page, live_server, alice, bob, log_in):
 
 
 def test_pages_fit_a_narrow_phone(page, live_server, alice, log_in, artifacts):
-    job = make_job(alice, Job.Status.COMPLETED)
-    make_job(alice, Job.Status.FAILED)
+    job = submitted_job(alice, Job.Status.COMPLETED)
+    submitted_job(alice, Job.Status.FAILED)
     page.set_viewport_size({"width": 360, "height": 740})
     log_in("alice", "alice-password")
     for path, name in (("/jobs/", "list"), (f"/jobs/{job.pk}/", "detail"), ("/jobs/new/", "new")):
@@ -168,7 +168,7 @@ def test_everything_works_without_javascript(browser, live_server, alice):
 def test_keyboard_focus_survives_the_polling(page, live_server, alice, log_in):
     """A keyboard user tabbing through a list that refreshes itself every 2 s
     must not be thrown back to the top of the page at every refresh."""
-    job = make_job(alice)  # pending, no worker: the list and the job page poll
+    job = submitted_job(alice, Job.Status.PENDING)  # pending, no worker: the list and the job page poll
     log_in("alice", "alice-password")
     for path, name in (("/jobs/", "Cancel"), (f"/jobs/{job.pk}/", "Cancel job")):
         page.goto(live_server.url + path)
