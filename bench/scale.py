@@ -152,8 +152,9 @@ def measure_size(args, base_url, size, env, server_cmd):
         connections["default"].settings_dict["NAME"] = name
         from django.core.management import call_command
 
+        # Also on a reused database: the code may have gained migrations since.
+        call_command("migrate", verbosity=0, interactive=False)
         if not reuse:
-            call_command("migrate", verbosity=0, interactive=False)
             import psycopg
 
             started = time.perf_counter()
