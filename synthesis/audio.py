@@ -112,13 +112,16 @@ def _block_energy(samples: np.ndarray) -> np.ndarray:
 def normalize_loudness(samples: np.ndarray, target_dbfs: float = -20.0) -> np.ndarray:
     """Scale to ``target_dbfs`` RMS over the non-silent parts, then limit peaks
     to ``PEAK_CEILING`` so nothing clips. Silence is returned unchanged."""
-    samples = np.asarray(samples, dtype=np.float32)
+    samples = np.array(samples, dtype=np.float32)  # a copy
+    _normalize_in_place(samples, target_dbfs)
+    return samples
+
+
+def _normalize_in_place(samples: np.ndarray, target_dbfs: float = -20.0) -> None:
     level = loudness_dbfs(samples)
-    if level is None:
-        return samples.copy()
-    gained = samples * np.float32(10 ** ((target_dbfs - level) / 20))
-    _limit_peaks(gained)
-    return gained
+    if level is not None:
+        samples *= np.float32(10 ** ((target_dbfs - level) / 20))
+        _limit_peaks(samples)
 
 
 def _limit_peaks(samples: np.ndarray) -> None:
@@ -131,13 +134,17 @@ def _limit_peaks(samples: np.ndarray) -> None:
     The envelope is applied a slice at a time (it is float64 per sample).
     """
     n = len(samples)
-    if n == 0 or np.abs(samples).max() <= PEAK_CEILING:
+    if n == 0 or max(samples.max(), -samples.min()) <= PEAK_CEILING:
         return
     blocks = -(-n // _LIMITER_BLOCK)
-    padded = np.zeros(blocks * _LIMITER_BLOCK, dtype=np.float32)
-    padded[:n] = np.abs(samples)
-    peaks = padded.reshape(blocks, _LIMITER_BLOCK).max(axis=1)
-    del padded
+    peaks = np.empty(blocks, dtype=np.float32)
+    step = _CHUNK_BLOCKS * _LOUDNESS_BLOCK // _LIMITER_BLOCK  # blocks per slice
+    for first in range(0, blocks, step):
+        last = min(first + step, blocks)
+        padded = np.zeros((last - first) * _LIMITER_BLOCK, dtype=np.float32)
+        piece = samples[first * _LIMITER_BLOCK : last * _LIMITER_BLOCK]
+        np.abs(piece, out=padded[: len(piece)])
+        peaks[first:last] = padded.reshape(last - first, _LIMITER_BLOCK).max(axis=1)
     needed = np.minimum(1.0, PEAK_CEILING / np.maximum(peaks, 1e-12))
     safe = needed.copy()
     safe[1:] = np.minimum(safe[1:], needed[:-1])
@@ -227,8 +234,9 @@ def render_dialogue(
     streaming: memory holds one turn (plus the tail of the previous one that a
     crossfade still needs) and one block of output, whatever the length.
 
-    Each of ``turns`` is called once, in order, and returns that turn's audio;
-    its samples are not modified. Returns the turns' ``(start_ms, end_ms)``,
+    Each of ``turns`` is called once, in order, and returns that turn's audio,
+    which is then render_dialogue's: its samples are normalised in place (so a
+    long turn is in memory once), so return a fresh array, not one you keep. Returns the turns' ``(start_ms, end_ms)``,
     equal to ``assemble_dialogue``'s for the same input, to the sample.
     ``on_progress(phase, fraction)`` is called at least every
     ``PROGRESS_INTERVAL`` seconds of work, with fraction < 1 until the file is
@@ -251,8 +259,14 @@ def render_dialogue(
         for i, load in enumerate(turns):
             progress.at(i / count)
             turn = load()
-            samples = normalize_loudness(resample(turn.samples, turn.sample_rate, sample_rate))
-            del turn
+            progress.beat()
+            samples = resample(turn.samples, turn.sample_rate, sample_rate)
+            del turn  # a resampled turn's original goes now
+            if not samples.flags.writeable:
+                samples = samples.copy()
+            # In place: a 20-minute turn is 100 MB, and a copy would double it.
+            _normalize_in_place(samples)
+            progress.beat()
             length = len(samples)
             if held is None:
                 start = fade_in = 0
