@@ -1,4 +1,6 @@
 import io
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -340,3 +342,16 @@ def test_estimate_is_near_what_espeak_says(text, voice):
 
     spoken = EspeakProvider().synthesize(text, voice).duration_ms / 1000
     assert 0.6 < estimate_duration_seconds([text], gap_ms=0) / spoken < 1.5
+
+
+def test_a_turn_that_fails_to_load_stops_the_encoders():
+    def gone():
+        raise OSError("the segment is gone")
+
+    turns = [lambda: speech_like(25, 0.3), lambda: square(RATE), gone]
+    with pytest.raises(OSError):
+        render_dialogue(turns, io.BytesIO(), fmt="mp3", gap_ms=300, crossfade_ms=50, sample_rate=RATE)
+    deadline = time.monotonic() + 30
+    while any(t.name == "mp3-piece" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [t for t in threading.enumerate() if t.name == "mp3-piece"]
