@@ -17,6 +17,8 @@ from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpResponseBase
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import localize
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
@@ -27,6 +29,7 @@ from synthesis.counting import count_or_estimate
 from synthesis.downloads import audio_response
 from synthesis.models import ApiToken, ClusterHeartbeat, Job, JobLimitExceeded
 from synthesis.providers import all_providers
+from synthesis.templatetags.job_format import clock
 from synthesis.validation import JobRequestInvalid
 
 User = get_user_model()
@@ -185,7 +188,7 @@ class JobAdmin(admin.ModelAdmin):
         ("Error", {"fields": ["error_code", "error_message", "retry_count"]}),
         (
             "Timeline",
-            {"fields": ["created_at", "started_at", "heartbeat_at", "deadline_at", "completed_at", "expires_at"]},
+            {"fields": ["created_at", "started_at", "heartbeat_at", "deadline_at", "completed_at", "expires"]},
         ),
         ("Worker", {"fields": ["worker_name", "run_token", "task_link"]}),
         ("Raw JSON", {"classes": ["collapse"], "fields": ["input_params", "result_metadata"]}),
@@ -270,7 +273,13 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="Duration")
     def duration(self, job) -> str:
         ms = job.result_metadata.get("duration_ms")
-        return f"{ms / 1000:.1f} s" if ms is not None else "—"
+        return clock(ms) if ms is not None else "—"
+
+    @admin.display(description="Expires at")
+    def expires(self, job) -> str:
+        # A property, not a field: the admin would print it as raw ISO text.
+        # Formatted and zoned as the admin shows the real date fields.
+        return localize(timezone.localtime(job.expires_at)) if job.expires_at else "—"
 
     @admin.display(description="Elapsed")
     def elapsed(self, job) -> str:

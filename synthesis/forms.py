@@ -13,6 +13,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from synthesis import voice_picker
 from synthesis.audio import OUTPUT_FORMATS
 from synthesis.language import LANGUAGE_NAMES, engine_tag, language_of_all, same_language
 from synthesis.providers import available_providers, get_provider
@@ -39,14 +40,10 @@ def voice_field_name(speaker: str) -> str:
     return f"voice:{speaker}"
 
 
-def language_choices(provider) -> list[tuple[str, str]]:
+def language_choices(provider, user_languages: list[str]) -> list:
     """Automatic first, then the languages the provider has voices for,
-    named by their plain voice."""
-    names = {}
-    for voice in provider.voices() if provider else []:
-        if voice.language not in names or "+" not in voice.id:
-            names[voice.language] = voice.name
-    return [("", _("Automatic (from the text)")), *sorted(names.items(), key=lambda item: item[1].lower())]
+    named by their plain voice: the user's own, all others, the constructed."""
+    return [("", _("Automatic (from the text)")), *voice_picker.language_groups(provider, user_languages)]
 
 
 def voices_for_language(provider, language: str | None) -> list:
@@ -88,10 +85,12 @@ class DialogueForm(forms.Form):
         widget=forms.NumberInput(attrs={"min": CROSSFADE_RANGE[0], "max": CROSSFADE_RANGE[1], "step": 10}),
     )
 
-    def __init__(self, data=None, *, reset_voices: bool = False, **kwargs):
+    def __init__(self, data=None, *, reset_voices: bool = False, user_languages: list[str] = (), **kwargs):
         """``reset_voices``: the provider or language just changed, so the
-        voices picked for the old one give way to the new one's defaults."""
+        voices picked for the old one give way to the new one's defaults.
+        ``user_languages``: offered first (the browser's, earlier jobs')."""
         super().__init__(data, **kwargs)
+        self.user_languages = list(user_languages)
         providers = available_providers()
         self.fields["provider"].widget.choices = [(p.name, p.label) for p in providers.values()]
         self.fields["provider"].initial = settings.TTS_DEFAULT_PROVIDER
@@ -112,7 +111,7 @@ class DialogueForm(forms.Form):
         raw = self.data if self.is_bound else self.initial
         self.provider = get_provider(raw.get("provider") or settings.TTS_DEFAULT_PROVIDER)
         self.language = raw.get("language") or DEFAULT_LANGUAGE
-        self.fields["language"].widget.choices = language_choices(self.provider)
+        self.fields["language"].widget.choices = language_choices(self.provider, self.user_languages)
         self.fields["language"].initial = DEFAULT_LANGUAGE
 
         script = raw.get("script") or ""
@@ -158,8 +157,8 @@ class DialogueForm(forms.Form):
             by_language.setdefault(language, []).append(speaker)
         defaults = {}
         for language, speakers in by_language.items():
-            voices = self.provider.default_voices(len(speakers), engine_tag(language)) if self.provider else []
-            defaults.update(zip(speakers, voices))
+            # Distinct within the language, of the gender each name suggests.
+            defaults.update(zip(speakers, voice_picker.default_voices(self.provider, speakers, engine_tag(language))))
         return defaults
 
     def _add_voice_fields(self, raw, reset_voices):
@@ -174,9 +173,11 @@ class DialogueForm(forms.Form):
             chosen = None if reset_voices else raw.get(name)
             if chosen not in known:
                 chosen = defaults.get(speaker, "")
-            choices = [(v.id, v.name) for v in offered]
+            choices = voice_picker.voice_groups(
+                self.provider, engine_tag(language or "en"), self.user_languages, voices=offered
+            )
             if chosen in known and chosen not in {v.id for v in offered}:
-                choices.insert(0, (chosen, known[chosen].name))
+                choices.insert(0, (_("Chosen"), [(chosen, voice_picker.voice_label(known[chosen]))]))
             field = forms.CharField(
                 label=f"Voice for {speaker}",
                 widget=forms.Select(choices=choices, attrs={"id": f"id_voice_{number}", "class": "voice-select"}),

@@ -170,6 +170,12 @@ def schemas() -> dict:
                         "sample_rate": {"type": "integer"},
                         "format": {"type": "string"},
                         "size_bytes": {"type": "integer"},
+                        "peaks": {
+                            "type": "array",
+                            "description": "A waveform overview: the peak level (percent of full scale) of each of "
+                            "up to 1,000 equal slices of the audio, computed once at completion.",
+                            "items": {"type": "integer", "minimum": 0, "maximum": 100},
+                        },
                         "turn_timings": {
                             "type": "array",
                             "description": "Where each turn is in the audio; `speaker` is an extension.",

@@ -16,7 +16,7 @@ from django.db import connection
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
-from synthesis import audio
+from synthesis import audio, waveform
 from synthesis.audio import Audio
 from synthesis.providers import ProviderError, get_provider
 from synthesis.speakable import has_speech, speakable
@@ -183,6 +183,7 @@ class SynthesisRun:
                 "latency_ms": int((timezone.now() - job.started_at).total_seconds() * 1000),
                 "synthesis_mode": mode,
                 "sample_rate": mix.sample_rate,
+                "peaks": waveform.peaks(mix.samples),
                 "format": job.output_format,
                 "size_bytes": len(data),
                 # The original contract's shape; `speaker` is our addition.

@@ -6,6 +6,8 @@ from synthesis import account_views, views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="job_list"), name="home"),
+    # Browsers and feed readers ask for /favicon.ico whatever the page says.
+    path("favicon.ico", views.favicon),
     # Django's auth views with our templates (templates/registration/).
     # Logging out is a POST, as Django 5 requires; a GET asks for it.
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

@@ -20,13 +20,15 @@ from django.db.models.fields.json import KeyTransform
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from synthesis import audio, subtitles
+from synthesis import audio, subtitles, waveform
 from synthesis.access import get_job_for_user
 from synthesis.downloads import audio_response
 from synthesis.forms import SPEAKER_COLOURS, DialogueForm, voice_field_name
@@ -77,6 +79,12 @@ def resubmit_refused_message(invalid: JobRequestInvalid) -> str:
         "This job's input is no longer accepted (" + "; ".join(invalid.errors.values()) + "). "
         "Use “Edit as a new dialogue” to change it and submit it again."
     )
+
+
+@require_safe
+def favicon(request):
+    # Resolved per request: with the manifest storage the name has a hash.
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 # --- the job list -------------------------------------------------------------
@@ -239,22 +247,16 @@ def detail_context(job: Job, *, notify_finished: bool = False) -> dict:
     timeline = []
     duration = job.result_metadata.get("duration_ms") or 0
     if job.status == Job.Status.COMPLETED and duration:
-        text_by_index = {t["index"]: t["text"] for t in turns}
-        for timed in job.turn_timings:
+        timed_by_index = {timed["turn_index"]: timed for timed in job.turn_timings}
+        for turn in turns:
+            timed = timed_by_index.get(turn["index"])
+            if timed is None:
+                continue
             start, end = timed["start_ms"], timed["end_ms"]
-            timeline.append(
-                {
-                    "speaker": timed["speaker"],
-                    "colour": colour.get(timed["speaker"], 0),
-                    "text": text_by_index.get(timed["turn_index"], ""),
-                    "start_ms": start,
-                    "start_s": f"{start / 1000:.3f}",
-                    "end_ms": end,
-                    # Strings, so the template never localises the decimal point.
-                    "left": f"{100 * start / duration:.3f}",
-                    "width": f"{100 * max(end - start, 0) / duration:.3f}",
-                }
-            )
+            # Strings, so the template never localises the decimal point.
+            turn.update(start_ms=start, end_ms=end, start_s=f"{start / 1000:.3f}")
+            timeline.append(turn | {"width_ms": max(end - start, 1)})
+    levels = job.result_metadata.get("peaks") or []
     queue_position = None
     if job.status == Job.Status.PENDING:
         queue_position = (
@@ -266,6 +268,11 @@ def detail_context(job: Job, *, notify_finished: bool = False) -> dict:
         "cast": cast,
         "turns": turns,
         "timeline": timeline,
+        "duration_ms": duration,
+        # The waveform is drawn in 0–1000 units and stretched to the audio's
+        # length in ms, the timeline's own unit.
+        "waveform": waveform.svg_path(levels),
+        "waveform_scale": f"{duration / 1000:.6f}",
         "queue_position": queue_position,
         "waited_ms": int((job.started_at - job.created_at).total_seconds() * 1000) if job.started_at else None,
         "finished_jobs": [job] if notify_finished and not job.is_active else [],
@@ -382,23 +389,37 @@ def initial_from_job(job: Job) -> dict:
     return initial
 
 
+def user_languages(request) -> list[str]:
+    """The languages to offer first: the browser's, then those of the user's
+    latest jobs."""
+    browser = [code for code, _ in parse_accept_lang_header(request.headers.get("Accept-Language", "")) if code != "*"]
+    recent = (
+        Job.objects.for_user(request.user)
+        .order_by("-created_at")
+        .values_list(KeyTransform("language", "input_params"), flat=True)[:5]
+    )
+    return list(dict.fromkeys([*browser, *(code for code in recent if isinstance(code, str))]))
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def job_new(request):
+    languages = user_languages(request)
     if request.method == "GET":
         initial = {}
         if request.GET.get("from"):
             initial = initial_from_job(get_job_for_user(request.user, request.GET["from"]))
-        return TemplateResponse(request, "synthesis/job_new.html", {"form": DialogueForm(initial=initial)})
+        form = DialogueForm(initial=initial, user_languages=languages)
+        return TemplateResponse(request, "synthesis/job_new.html", {"form": form})
 
     if request.POST.get("action") == "refresh":
         # The script changed (or the language, or the engine): show a voice
         # picker per speaker, without judging the half-written dialogue.
         reset = bool(request.htmx) and request.htmx.trigger_name in ("provider", "language")
-        form = DialogueForm(initial=request.POST.dict(), reset_voices=reset)
+        form = DialogueForm(initial=request.POST.dict(), reset_voices=reset, user_languages=languages)
         return render_page(request, "synthesis/job_new.html", {"form": form}, partial="voices")
 
-    form = DialogueForm(request.POST)
+    form = DialogueForm(request.POST, user_languages=languages)
     if form.is_valid():
         try:
             job = Job.objects.submit(request.user, form.params, provider=form.provider_name)

@@ -4,6 +4,8 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import localize
 from django.utils.timezone import now
 from django_q.models import OrmQ, Schedule, Task
 from django_q.tasks import async_task
@@ -96,7 +98,7 @@ def test_job_list_shows_owner_status_and_figures(staff_client, some_jobs):
     response = staff_client.get(reverse("admin:synthesis_job_changelist"))
     content = response.content.decode()
     assert "alice" in content and "bob" in content
-    assert "2.5 s" in content  # the completed job's duration
+    assert ">0:02<" in content  # the completed job's duration, as the pages and players show it
     assert str(some_jobs["completed"].pk)[:8] in content
 
 
@@ -143,6 +145,9 @@ def test_job_detail_is_readable_and_read_only(staff_client, some_jobs):
     assert "<code>en-us+m3</code>" in content  # the voices
     assert "<audio controls" in content and reverse("admin:synthesis_job_audio", args=[job.pk]) in content
     assert "900 ms" in content  # the turn timeline
+    # Dates read like the admin's other dates, not as raw ISO text.
+    assert localize(timezone.localtime(job.expires_at)) in content
+    assert str(job.expires_at) not in content
     # State fields are not form fields: staff change state only through actions.
     assert 'name="status"' not in content
     assert 'name="owner"' not in content

@@ -60,10 +60,12 @@ def test_list_shows_rows_newest_first_with_what_applies(alice_client, alice):
     assert '<span class="badge badge-failed">Failed</span>' in html
     # Failed row shows its reason, escaped.
     assert "The engine &lt;b&gt;refused&lt;/b&gt; the text." in html
-    # Speakers, provider, relative time with the exact one on hover, duration.
-    assert "<bdi>Alice</bdi>, <bdi>Bob</bdi>, <bdi>Carol</bdi>" in html and ">espeak<" in html
-    assert "3\xa0hours ago" in html and 'title="' + f"{done.created_at:%-d %b %Y, %H:%M}" in html
-    assert "of audio" in html and "took " in html
+    # One row each: speakers (engine on hover), a short age with the exact
+    # time on hover, the length as the player shows it.
+    assert "><bdi>Alice</bdi>, <bdi>Bob</bdi>, <bdi>Carol</bdi><" in html
+    assert 'title="\u2068Alice, Bob, Carol\u2069 · espeak"' in html
+    assert ">3 h ago<" in html and 'title="' + f"{done.created_at:%-d %b %Y, %H:%M}" in html
+    assert '<span class="visually-hidden">Length </span>0:0' in html
     # Actions: play/download only when completed, cancel only pending, resubmit failed.
     assert html.count("▶ Play") == 1
     assert html.count(reverse("job_cancel", args=[pending.pk])) == 2  # href and hx-post
@@ -132,7 +134,7 @@ def test_poll_announces_watched_jobs_that_finished(alice_client, alice, bob):
     assert job.cancel()
     html = alice_client.get(reverse("job_list"), {"watch": f"{job.pk},{theirs.pk},nonsense"}, **HX).content.decode()
     assert 'id="notices" hx-swap-oob="beforeend"' in html
-    assert html.count('class="notice ') == 1  # bob's job is none of alice's business
+    assert html.count('class="toast notice ') == 1  # bob's job is none of alice's business
     assert "cancelled." in html
 
 
@@ -190,14 +192,17 @@ def test_completed_detail_has_player_timeline_downloads_and_expiry(alice_client,
     html = alice_client.get(reverse("job_detail", args=[job.pk])).content.decode()
     audio_url = reverse("job_download", args=[job.pk])
     assert f'<audio id="player" controls preload="metadata" src="{audio_url}">' in html
-    segments = re.findall(
-        r'class="segment spk-(\d)".*?data-seek="([\d.]+)".*?<rect x="([\d.]+)" y="0" width="([\d.]+)"', html, re.S
-    )
-    assert [s[0] for s in segments] == ["0", "1", "2"]  # one colour per speaker
+    # The timeline: one bar per turn, in ms, coloured by speaker, over the waveform.
+    bars = re.findall(r'<rect class="turn-bar spk-(\d)" x="(\d+)" width="(\d+)"', html)
+    assert [b[0] for b in bars] == ["0", "1", "2"]  # one colour per speaker
     timed = job.result_metadata["turn_timings"]
-    assert [float(s[1]) for s in segments] == [t["start_ms"] / 1000 for t in timed]
-    assert float(segments[0][2]) == 0
-    assert float(segments[-1][2]) + float(segments[-1][3]) == pytest.approx(100, abs=0.01)
+    assert [int(b[1]) for b in bars] == [t["start_ms"] for t in timed]
+    assert f'viewBox="0 0 {job.result_metadata["duration_ms"]} 100"' in html
+    assert '<path class="wave"' in html
+    # Each line plays from its start, by mouse or keyboard.
+    plays = re.findall(r'id="play-turn-(\d+)" class="play-line" href="[^"]+" data-seek="([\d.]+)"', html)
+    assert [(int(i), float(s)) for i, s in plays] == [(t["turn_index"], t["start_ms"] / 1000) for t in timed]
+    assert 'style="' not in html  # a Content-Security-Policy may forbid inline styles
     assert reverse("job_subtitles_vtt", args=[job.pk]) in html
     assert reverse("job_subtitles_srt", args=[job.pk]) in html
     assert "Kept until" in html and f"{job.expires_at:%-d %b %Y}" in html

@@ -1,6 +1,10 @@
 """Small formatting filters for the job pages: durations people read."""
 
+from datetime import datetime
+
 from django import template
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from synthesis.language import isolate
 
@@ -15,10 +19,12 @@ def isolate_filter(text) -> str:
 
 @register.filter
 def clock(ms) -> str:
-    """Milliseconds as a player shows them: 0:07, 1:02:03."""
+    """Milliseconds as a player shows them: 0:07, 1:02:03. Whole seconds are
+    cut, not rounded, as every audio player does: 4.6 s is 0:04 both in the
+    page's text and in the player's own display beside it."""
     if ms in (None, ""):
         return ""
-    seconds = round(float(ms) / 1000)
+    seconds = int(float(ms) // 1000)
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
@@ -49,3 +55,25 @@ def about(seconds) -> str:
     if seconds < 60:
         return f"about {int(round(seconds / 5) * 5)} s"
     return f"about {round(seconds / 60)} min"
+
+
+@register.filter
+def ago(moment: datetime | None, now: datetime | None = None) -> str:
+    """A short age for a dense list: "just now", "5 min ago", "3 h ago",
+    "2 days ago", then the date ("12 Nov"; with the year when not this one).
+    The exact time goes in the element's title."""
+    if moment is None:
+        return ""
+    now = now or timezone.now()
+    seconds = (now - moment).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    if seconds < 7 * 86400:
+        days = int(seconds // 86400)
+        return f"{days} day{'s' if days > 1 else ''} ago"
+    local = timezone.localtime(moment)
+    return date_format(local, "j M" if local.year == timezone.localtime(now).year else "j M Y")

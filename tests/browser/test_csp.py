@@ -67,13 +67,15 @@ def test_the_pages_work_under_the_csp_with_no_violation(page, live_server, staff
     page.get_by_role("link", name="Preview the voice for Bob").click()
     page.wait_for_function("() => document.getElementById('preview-player').duration > 0")
 
-    # A finished job: the player loads, the SVG timeline has its bars and seeks.
+    # A finished job: the player loads, the SVG timeline has its bars (and
+    # the waveform), and ▶ on a line seeks there.
     visit(f"/jobs/{completed.pk}/")
     page.wait_for_function("() => document.getElementById('player').duration > 0")
-    bars = page.locator(".timeline a[data-seek]")
+    bars = page.locator(".timeline .turn-bar")
     expect(bars).to_have_count(3)
     assert bars.nth(2).bounding_box()["width"] > 10  # drawn at its width, not collapsed
-    bars.nth(2).click()
+    expect(page.locator(".timeline path.wave")).to_have_count(1)
+    page.locator("#play-turn-2").click()
     start = completed.result_metadata["turn_timings"][2]["start_ms"] / 1000
     page.wait_for_function(f"() => document.getElementById('player').currentTime >= {start - 0.05}")
 

@@ -1,12 +1,14 @@
 """The job page's player on a long dialogue, in a real Chromium."""
 
 import io
+import re
 
 import numpy as np
 import pytest
 import soundfile as sf
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from playwright.sync_api import expect
 
 from synthesis.models import Job
 from tests import factories
@@ -37,7 +39,7 @@ def long_job(owner, mp3: bytes) -> Job:
         "voice_assignments": [{"speaker": "Alice", "voice_id": "en-us+f3"}, {"speaker": "Bob", "voice_id": "en-gb+m3"}],
     }
     timed = [
-        {"index": n, "speaker": turn["speaker"], "start_ms": n * TURN_MS, "end_ms": (n + 1) * TURN_MS - 300}
+        {"turn_index": n, "speaker": turn["speaker"], "start_ms": n * TURN_MS, "end_ms": (n + 1) * TURN_MS - 300}
         for n, turn in enumerate(turns)
     ]
     job = factories.make_job(
@@ -48,7 +50,7 @@ def long_job(owner, mp3: bytes) -> Job:
         progress_total=TURNS,
         progress_done=TURNS,
         result_metadata=factories.make_job(owner, Job.Status.COMPLETED).result_metadata
-        | {"duration_ms": TURNS * TURN_MS, "turns": timed, "size_bytes": len(mp3)},
+        | {"duration_ms": TURNS * TURN_MS, "turn_timings": timed, "size_bytes": len(mp3)},
     )
     name = default_storage.save(f"audio/test/{job.pk}.mp3", ContentFile(mp3))
     Job.objects.filter(pk=job.pk).update(audio=name)
@@ -79,3 +81,58 @@ def test_seek_to_ten_minutes_plays_from_there(page, live_server, alice, log_in, 
         page.wait_for_timeout(200)
         assert page.evaluate("document.getElementById('player').currentTime") >= 600
     assert 206 in statuses, statuses
+
+
+def test_play_from_a_line_highlights_it_and_follows_the_dialogue(page, live_server, alice, log_in, long_mp3, artifacts):
+    job = long_job(alice, long_mp3)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    log_in("alice", "alice-password")
+    page.goto(f"{live_server.url}/jobs/{job.pk}/")
+    page.wait_for_function("() => document.getElementById('player').duration > 0", timeout=30_000)
+    player = "document.getElementById('player')"
+
+    line = page.locator("#turn-150")
+    page.locator("#play-turn-150").click()
+    start = 150 * TURN_MS / 1000
+    page.wait_for_function(f"() => {player}.currentTime >= {start} && !{player}.paused", timeout=30_000)
+    expect(line).to_have_class(re.compile(r"\bcurrent\b"))
+    expect(line).to_have_attribute("aria-current", "true")
+    expect(line).to_be_in_viewport()
+    assert page.locator("li.turn.current").count() == 1
+    expect(page.locator('.turn-bar[data-turn="150"]')).to_have_class(re.compile(r"\bcurrent\b"))
+
+    # As the audio plays on, the next line takes over.
+    expect(page.locator("#turn-151")).to_have_class(re.compile(r"\bcurrent\b"), timeout=20_000)
+    expect(line).not_to_have_class(re.compile(r"\bcurrent\b"))
+    page.screenshot(path=artifacts / "player-following.png")
+
+    # Keyboard: ↓ next line, ↑ back to the start of this one / the previous, Space pauses.
+    page.locator("h1").click()  # the focus leaves the line's link, as a listener's would
+    page.keyboard.press("ArrowDown")
+    expect(page.locator("#turn-152")).to_have_class(re.compile(r"\bcurrent\b"))
+    assert page.evaluate(f"{player}.currentTime") >= 152 * TURN_MS / 1000
+    page.keyboard.press("ArrowUp")
+    expect(page.locator("#turn-151")).to_have_class(re.compile(r"\bcurrent\b"))
+    page.keyboard.press(" ")
+    page.wait_for_function(f"() => {player}.paused")
+    page.keyboard.press(" ")
+    page.wait_for_function(f"() => !{player}.paused")
+
+
+def test_timeline_has_a_waveform_and_zooms_on_a_long_dialogue(page, live_server, alice, log_in, long_mp3):
+    job = long_job(alice, long_mp3)
+    levels = [50 + (n % 7) for n in range(1000)]
+    Job.objects.filter(pk=job.pk).update(result_metadata=job.result_metadata | {"peaks": levels})
+    log_in("alice", "alice-password")
+    page.goto(f"{live_server.url}/jobs/{job.pk}/")
+    page.wait_for_function("() => document.getElementById('player').duration > 0", timeout=30_000)
+    expect(page.locator(".overview .turn-bar")).to_have_count(TURNS)
+    expect(page.locator(".overview path.wave")).to_have_count(1)
+    # A click at 3/4 of the overview plays from 3/4 of the dialogue.
+    box = page.locator("svg.overview").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)
+    page.wait_for_function("() => document.getElementById('player').currentTime > 600", timeout=30_000)
+    # The zoomed strip shows a minute around the playhead, and the overview frames it.
+    view = page.locator("svg.zoom").get_attribute("viewBox").split()
+    assert float(view[2]) == 60_000 and float(view[0]) <= 675_000 <= float(view[0]) + 60_000
+    assert page.locator(".zoom-window").get_attribute("width") == "60000"

@@ -85,11 +85,10 @@ def test_write_submit_and_watch_the_job_finish(page, live_server, alice, log_in,
     job.refresh_from_db()
     assert duration == pytest.approx(job.result_metadata["duration_ms"] / 1000, abs=0.2)
 
-    # A click on the third turn of the timeline plays from there.
-    segments = page.locator(".timeline a[data-seek]")
-    expect(segments).to_have_count(4)
+    # ▶ on the third line plays from there.
+    expect(page.locator(".timeline .turn-bar")).to_have_count(4)
     third_start = job.result_metadata["turn_timings"][2]["start_ms"] / 1000
-    segments.nth(2).click()
+    page.locator("#play-turn-2").click()
     page.wait_for_function(f"() => document.getElementById('player').currentTime > {third_start}")
     assert player.evaluate("a => !a.paused || a.ended")
     page.screenshot(path=artifacts / "job-detail.png", full_page=True)
