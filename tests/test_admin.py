@@ -1,6 +1,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.core.paginator import EmptyPage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -10,6 +11,7 @@ from django.utils.timezone import now
 from django_q.models import OrmQ, Schedule, Task
 from django_q.tasks import async_task
 
+from synthesis.admin import EstimatedCountPaginator
 from synthesis.models import ApiToken, Job
 from synthesis.tasks import ensure_schedules
 from tests.factories import make_job
@@ -442,3 +444,18 @@ def test_a_superuser_still_edits_django_q_rows(staff_client):
     page = staff_client.get(reverse("admin:django_q_schedule_change", args=[schedule.pk]))
     assert 'name="_save"' in page.content.decode()
     assert staff_client.get(reverse("admin:django_q_schedule_add")).status_code == 200
+
+
+def test_a_page_past_an_estimated_count_is_shown_not_an_error(alice):
+    Job.objects.bulk_create(Job(owner=alice, provider="espeak", input_params={}, title=f"j{i}") for i in range(50))
+    jobs = Job.objects.order_by("-created_at", "-pk")
+
+    class ShortEstimate(EstimatedCountPaginator):
+        _count_and_exact = (10, False)  # PostgreSQL's estimate can fall short of the rows
+
+    paginator = ShortEstimate(jobs, 20)
+    assert paginator.num_pages == 1
+    assert [j.pk for j in paginator.page(3).object_list] == [j.pk for j in jobs[40:50]]
+    assert list(paginator.page(4).object_list) == []
+    with pytest.raises(EmptyPage):
+        EstimatedCountPaginator(jobs, 20).page(4)  # counted exactly: past the end is an error, as before
