@@ -44,14 +44,14 @@ def report(modeladmin, request, verb: str, changed: int, skipped: Counter) -> No
     modeladmin.message_user(request, text, messages.SUCCESS if changed or not skipped else messages.WARNING)
 
 
-@admin.action(description="Cancel selected jobs (pending only)", permissions=["change"])
+@admin.action(description="Cancel selected jobs (pending or processing)", permissions=["change"])
 def cancel_jobs(modeladmin, request, queryset) -> None:
     changed, skipped = 0, Counter()
     for job in queryset:
         if job.cancel():
             changed += 1
         else:
-            skipped[f"{job.status} (only pending jobs can be cancelled)"] += 1
+            skipped[f"{job.status} (only pending or processing jobs can be cancelled)"] += 1
     report(modeladmin, request, "Cancelled", changed, skipped)
 
 

@@ -131,6 +131,9 @@ def _detail_beyond_summary(job: Job) -> dict:
         "result_metadata": job.result_metadata if completed and job.result_metadata else None,
         "audio_file_id": str(job.audio_file_id) if completed and job.audio_file_id else None,
         "retry_count": job.retry_count,
+        # Extension: runs started. Above 1, a run was interrupted (a worker
+        # killed or restarted) and the job resumed from its kept turns.
+        "attempts": job.attempts,
         "expires_at": job.expires_at.isoformat() if job.expires_at else None,
     }
 
@@ -294,7 +297,7 @@ def job(request, job_id):
         return error_response(
             409,
             "JOB_CANNOT_CANCEL",
-            f"Only pending jobs can be cancelled; this one is {job.status}.",
+            f"Only pending or processing jobs can be cancelled; this one is {job.status}.",
             {"status": job.status},
         )
     etag = job_etag(job)

@@ -21,13 +21,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_q.brokers.orm import ORM
 
-from synthesis.models import ClusterHeartbeat
+from synthesis.models import ClusterHeartbeat, Job
 from synthesis.outage import RETRY_AFTER_SECONDS
 from synthesis.redelivery import release_stranded_tasks
 
 HEARTBEAT_EVERY = 10  # seconds between two writes of a cluster's heartbeat
 HEARTBEAT_MAX_AGE = 60  # /healthz wants a heartbeat at most this old
 HEARTBEAT_FORGET_AFTER = 24 * 3600  # rows of clusters gone this long are deleted
+RELEASE_EVERY = 2  # seconds between two looks for runs that died (see below)
 
 
 class HeartbeatBroker(ORM):
@@ -35,9 +36,21 @@ class HeartbeatBroker(ORM):
     the database and releases tasks that dead clusters pulled (redelivery.py)."""
 
     _last_beat = 0.0
+    _last_release = 0.0
 
     def set_stat(self, key: str, value: str, timeout: int):
         now = time.monotonic()
+        if now - self._last_release >= RELEASE_EVERY:
+            # The sentinel runs this every guard cycle; it is also the process
+            # that replaces a worker killed mid-job. Looking here every few
+            # seconds releases that job (to resume) at once, and any host's
+            # job whose heartbeat went stale, instead of once a minute.
+            self._last_release = now
+            try:
+                Job.objects.release_dead_runs(settings.TTS_WORKER_NAME)
+            except DatabaseError:
+                pass  # the next cycle tries again
+
         if now - self._last_beat >= HEARTBEAT_EVERY:
             try:
                 record_heartbeat(cluster_id=key.rsplit(":", 1)[-1])

@@ -1,11 +1,13 @@
 import hashlib
 import logging
+import os
 import secrets
 import uuid
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.db import connection, models, transaction
 from django.db.models import Case, F, OuterRef, Q, Subquery, When
 from django.db.models.signals import post_save
@@ -13,7 +15,9 @@ from django.dispatch import receiver
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from synthesis.audio import Audio
 from synthesis.counting import count_or_estimate
+from synthesis.segments import decode_lossless
 from synthesis.validation import clean_job_request
 
 log = logging.getLogger("synthesis.jobs")
@@ -38,6 +42,18 @@ def audio_upload_to(job, filename):
     # The token makes the name unguessable even to someone who knows the job id.
     ext = filename.rsplit(".", 1)[-1]
     return f"audio/{job.created_at:%Y/%m}/{job.id}-{secrets.token_urlsafe(12)}.{ext}"
+
+
+def segment_upload_to(segment, filename):
+    # One folder per job: a segment is its job's work, never shared.
+    ext = filename.rsplit(".", 1)[-1]
+    return f"segments/{segment.job_id}/{segment.turn_index:04d}-{secrets.token_urlsafe(6)}.{ext}"
+
+
+def enqueue_run(job_id) -> str:
+    """Put a synthesis task for the job on the queue; call inside the
+    transaction that makes the job pending, so the two commit together."""
+    return async_task("synthesis.tasks.run_synthesis", str(job_id), task_name=f"synthesize {job_id}", group="synthesis")
 
 
 class CountUpTo(Subquery):
@@ -152,9 +168,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
             # Enqueueing first saves an UPDATE for task_id (this is why
             # django-q2's `sync` mode, which would run the task right here,
             # is not supported).
-            job.task_id = async_task(
-                "synthesis.tasks.run_synthesis", str(job.pk), task_name=f"synthesize {job.pk}", group="synthesis"
-            )
+            job.task_id = enqueue_run(job.pk)
             job.save(force_insert=True)
         log.info("job submitted job_id=%s owner=%s turns=%d provider=%s", job.pk, user.pk, job.progress_total, provider)
         job.replayed = False
@@ -184,28 +198,39 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
     def claim(self, job_id, worker_name: str) -> "Job | None":
         """pending → processing. Returns the job, or None when someone else
         got it first (a second delivery, a cancel): at-least-once delivery
-        makes this the task's first act."""
+        makes this the task's first act.
+
+        django-q2 delivers a task again when the worker that pulled it died.
+        If that run's job is still processing with a stale heartbeat (nobody
+        released it yet), the redelivery takes it over as the next attempt."""
         now = timezone.now()
         run_token = uuid.uuid4()
-        claimed = self.filter(pk=job_id, status=Job.Status.PENDING).update(
+        stale = now - timedelta(seconds=settings.TTS_HEARTBEAT_STALE_SECONDS)
+        claimable = Q(status=Job.Status.PENDING) | Q(
+            status=Job.Status.PROCESSING, heartbeat_at__lt=stale, attempts__lt=settings.TTS_MAX_ATTEMPTS
+        )
+        claimed = self.filter(claimable, pk=job_id).update(
             status=Job.Status.PROCESSING,
             started_at=now,
             heartbeat_at=now,
             deadline_at=now + timedelta(seconds=settings.TTS_JOB_DEADLINE_SECONDS),
             worker_name=worker_name,
+            worker_pid=os.getpid(),
             run_token=run_token,
+            attempts=F("attempts") + 1,
             progress_done=0,
         )
         if not claimed:
             return None
-        log.info("job claimed job_id=%s worker=%s", job_id, worker_name)
-        return self.get(pk=job_id)
+        job = self.get(pk=job_id)
+        log.info("job claimed job_id=%s worker=%s attempt=%d", job_id, worker_name, job.attempts)
+        return job
 
     def reap(self, now=None) -> dict:
-        """Fail processing jobs past their deadline or with a stale heartbeat,
-        and pending jobs nobody picked up in time."""
+        """Fail processing jobs past their deadline, release (or, with their
+        attempts used up, fail) those with a stale heartbeat, and fail pending
+        jobs nobody picked up in time."""
         now = now or timezone.now()
-        stale = now - timedelta(seconds=settings.TTS_HEARTBEAT_STALE_SECONDS)
         too_old = now - timedelta(seconds=settings.TTS_PENDING_MAX_AGE_SECONDS)
         counts = {}
         counts["timeout"] = self._fail_where(
@@ -214,12 +239,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
             "The job ran past its time limit and was stopped.",
             now,
         )
-        counts["stale"] = self._fail_where(
-            Q(status=Job.Status.PROCESSING, heartbeat_at__lt=stale),
-            "WORKER_LOST",
-            "The worker running this job stopped responding.",
-            now,
-        )
+        counts["stale"] = self.release_stale(now)
         counts["pending_expired"] = self._fail_where(
             Q(status=Job.Status.PENDING, created_at__lt=too_old),
             "QUEUE_EXPIRED",
@@ -228,15 +248,64 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
         )
         return counts
 
-    def fail_interrupted(self, worker_name: str, now=None) -> int:
+    def release_stale(self, now=None) -> int:
+        """Runs whose heartbeat stopped (a lost host, a frozen process): back
+        to pending to resume from their segments, or failed once their
+        attempts are used up. Returns how many were released or failed."""
+        now = now or timezone.now()
+        stale = now - timedelta(seconds=settings.TTS_HEARTBEAT_STALE_SECONDS)
+        return sum(self._release_where(Q(status=Job.Status.PROCESSING, heartbeat_at__lt=stale), now))
+
+    def release_interrupted(self, worker_name: str, now=None) -> int:
         """Called at worker start-up: anything this worker name was processing
-        died with the previous run."""
-        return self._fail_where(
-            Q(status=Job.Status.PROCESSING, worker_name=worker_name),
-            "INTERRUPTED",
-            "The worker restarted while this job was running.",
-            now or timezone.now(),
+        died with the previous run, and resumes."""
+        released, _failed = self._release_where(
+            Q(status=Job.Status.PROCESSING, worker_name=worker_name), now or timezone.now()
         )
+        return released
+
+    def release_dead_runs(self, worker_name: str, now=None) -> int:
+        """Called every few seconds by each cluster: release the runs of this
+        host whose process is gone (a worker killed by a signal or the OOM
+        killer is replaced by django-q2, but its job would otherwise wait for
+        the heartbeat to go stale), and any host's stale runs."""
+        now = now or timezone.now()
+        mine = self.filter(status=Job.Status.PROCESSING, worker_name=worker_name).values_list("pk", "worker_pid")
+        dead = [pk for pk, pid in mine if pid and not _process_exists(pid)]
+        handled = 0
+        if dead:
+            handled += sum(
+                self._release_where(Q(status=Job.Status.PROCESSING, worker_name=worker_name, pk__in=dead), now)
+            )
+        return handled + self.release_stale(now)
+
+    def _release_where(self, condition, now) -> tuple[int, int]:
+        """processing → pending with a new task, one job at a time; a job with
+        its attempts used up fails with WORKER_LOST instead. Returns how many
+        were released and how many failed."""
+        released = failed = 0
+        for job_id in list(self.filter(condition).values_list("pk", flat=True)):
+            # Enqueue, then move the job in the same transaction: if another
+            # process released it first, the UPDATE matches nothing and the
+            # rollback takes the task back, so a release adds exactly one task.
+            with transaction.atomic():
+                task_id = enqueue_run(job_id)
+                moved = self.filter(condition, pk=job_id, attempts__lt=settings.TTS_MAX_ATTEMPTS).update(
+                    status=Job.Status.PENDING, task_id=task_id, **Job.RUN_RESET
+                )
+                if not moved:
+                    transaction.set_rollback(True)
+            if moved:
+                released += 1
+                log.info("job released job_id=%s reason=interrupted", job_id)
+            else:
+                failed += self._fail_where(
+                    condition & Q(pk=job_id, attempts__gte=settings.TTS_MAX_ATTEMPTS),
+                    "WORKER_LOST",
+                    f"The job was interrupted {settings.TTS_MAX_ATTEMPTS} times (the worker running it stopped).",
+                    now,
+                )
+        return released, failed
 
     def delete_expired(self, now=None, *, batch_size: int = 500, dry_run: bool = False) -> dict:
         """Delete jobs past retention with their audio, in batches so no lock
@@ -285,11 +354,24 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
         for job_id in ids:
             # Re-check the condition in the UPDATE: the job may have completed
             # between the SELECT and here.
-            failed += self.filter(condition, pk=job_id).update(
+            moved = self.filter(condition, pk=job_id).update(
                 status=Job.Status.FAILED, error_code=code, error_message=message, completed_at=now
             )
-            log.info("job reaped job_id=%s code=%s", job_id, code)
+            if moved:
+                failed += 1
+                log.info("job reaped job_id=%s code=%s", job_id, code)
+                Job(pk=job_id).discard_segments()
         return failed
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
 
 
 class Job(models.Model):
@@ -305,6 +387,8 @@ class Job(models.Model):
     # Beyond this many jobs ahead a waiting job's place is not counted (see
     # with_queue_position): "more than 1,000 ahead" is all anyone needs.
     QUEUE_POSITION_CAP = 1000
+    # What a release (processing → pending) clears: the next claim sets it anew.
+    RUN_RESET = {"run_token": None, "worker_pid": None, "heartbeat_at": None, "deadline_at": None, "started_at": None}
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
@@ -322,6 +406,9 @@ class Job(models.Model):
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.TextField(blank=True)
     retry_count = models.PositiveIntegerField(default=0)
+    # Runs started (each claim counts one). A run that died is resumed while
+    # this is under TTS_MAX_ATTEMPTS; a graceful stop gives its attempt back.
+    attempts = models.PositiveIntegerField(default=0)
     progress_done = models.PositiveIntegerField(default=0)
     progress_total = models.PositiveIntegerField(default=0)
 
@@ -334,6 +421,9 @@ class Job(models.Model):
     # Proof of ownership of a run: set by the claim, required by every later
     # move, so a worker whose job was reaped cannot complete it afterwards.
     worker_name = models.CharField(max_length=255, blank=True)
+    # The process running the job on that host: its cluster releases the job
+    # as soon as this process is gone, without waiting for the heartbeat.
+    worker_pid = models.PositiveIntegerField(null=True, blank=True, editable=False)
     run_token = models.UUIDField(null=True, blank=True, editable=False)
     task_id = models.CharField(max_length=64, blank=True)
 
@@ -388,7 +478,12 @@ class Job(models.Model):
 
     @property
     def can_cancel(self) -> bool:
-        return self.status == self.Status.PENDING
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def was_resumed(self) -> bool:
+        """A run of this job was interrupted and a later one went on from its kept turns."""
+        return self.attempts > 1
 
     @property
     def can_resubmit(self) -> bool:
@@ -452,10 +547,12 @@ class Job(models.Model):
 
     # --- state moves: each one conditional UPDATE ---------------------------
 
-    def _move(self, from_status, *, run_token=None, **fields) -> bool:
+    def _move(self, from_status, *, by_run=None, **fields) -> bool:
+        """One conditional UPDATE; ``by_run`` (a run token) also requires
+        that this run still owns the job."""
         qs = Job.objects.filter(pk=self.pk, status=from_status)
-        if run_token is not None:
-            qs = qs.filter(run_token=run_token)
+        if by_run is not None:
+            qs = qs.filter(run_token=by_run)
         moved = qs.update(**fields) == 1
         if moved:
             for name, value in fields.items():
@@ -464,34 +561,110 @@ class Job(models.Model):
         return moved
 
     def cancel(self) -> bool:
-        """pending → cancelled. False when the job is no longer pending
-        (a worker claimed it first, or it already ended)."""
-        moved = self._move(
-            self.Status.PENDING,
-            status=self.Status.CANCELLED,
-            completed_at=timezone.now(),
-            error_code="CANCELLED",
-            error_message="Cancelled before it started.",
-        )
-        if moved:
-            log.info("job cancelled job_id=%s", self.pk)
-        else:
+        """pending or processing → cancelled, and its kept segments deleted.
+        False when the job already ended. A running worker notices at its next
+        heartbeat (every TTS_HEARTBEAT_INTERVAL_SECONDS), stops, and removes
+        its partial output; a segment it stores after this UPDATE is refused
+        by the run-token check and deleted by the worker itself."""
+        now = timezone.now()
+        messages = {
+            self.Status.PENDING: "Cancelled before it started.",
+            self.Status.PROCESSING: "Cancelled while it was running.",
+        }
+        moved = False
+        for from_status, message in messages.items():
+            moved = self._move(
+                from_status,
+                status=self.Status.CANCELLED,
+                completed_at=now,
+                error_code="CANCELLED",
+                error_message=message,
+            )
+            if moved:
+                log.info("job cancelled job_id=%s was=%s", self.pk, from_status)
+                break
+        if not moved:
             self.refresh_from_db(fields=["status"])
-        return moved
+            return False
+        self.discard_segments()
+        return True
 
     def record_progress(self, done: int) -> bool:
-        """Progress and heartbeat after each turn. False when the run lost
-        ownership of the job (reaped), so the worker should stop."""
+        """Progress and heartbeat. False when the run lost ownership of the
+        job (reaped, released or cancelled), so the worker should stop."""
         now = timezone.now()
-        return self._move(self.Status.PROCESSING, run_token=self.run_token, progress_done=done, heartbeat_at=now)
+        return self._move(self.Status.PROCESSING, by_run=self.run_token, progress_done=done, heartbeat_at=now)
 
     def beat(self) -> bool:
-        """Heartbeat only, while a long provider call is under way."""
+        """Heartbeat only, from the run's heartbeat thread."""
         return bool(
             Job.objects.filter(pk=self.pk, status=self.Status.PROCESSING, run_token=self.run_token).update(
                 heartbeat_at=timezone.now()
             )
         )
+
+    def keep_segment(
+        self, turn_index: int, key: str, data: bytes, ext: str, *, frames: int, sample_rate: int, done: int
+    ):
+        """Store one synthesized turn and record it, with the progress, if
+        this run still owns the job. Returns the Segment, or None when the
+        run lost the job (its file is then deleted again)."""
+        segment = Segment(job=self, turn_index=turn_index, content_key=key, frames=frames, sample_rate=sample_rate)
+        # The file first: a row never points at a file that isn't there.
+        segment.file.save(f"turn.{ext}", ContentFile(data), save=False)
+        try:
+            with transaction.atomic():
+                # The UPDATE holds the job's row until commit, so a cancel
+                # waits for this segment and then sees (and deletes) it.
+                if not self.record_progress(done):
+                    transaction.set_rollback(True)
+                    owned = False
+                else:
+                    # A stale row for this turn (another key) was deleted
+                    # before synthesis; a zombie run's row cannot get here.
+                    segment.save(force_insert=True)
+                    owned = True
+        except BaseException:
+            segment.file.storage.delete(segment.file.name)
+            raise
+        if not owned:
+            segment.file.storage.delete(segment.file.name)
+            return None
+        return segment
+
+    def delete_segments(self, segments=None):
+        """Delete the job's kept segments (or those given), files first: a
+        storage error leaves the row, so a later delete retries."""
+        for segment in list(segments if segments is not None else Segment.objects.filter(job_id=self.pk)):
+            if segment.file:
+                segment.file.storage.delete(segment.file.name)
+            segment.delete()
+
+    def discard_segments(self):
+        """delete_segments for a job that ended without audio: a storage
+        error is logged, not raised (the move stands; cleanup deletes what is
+        left with the job)."""
+        try:
+            self.delete_segments()
+        except Exception:
+            log.exception("could not delete segments job_id=%s", self.pk)
+
+    def release(self, reason: str, *, counts: bool = False) -> bool:
+        """processing → pending with a new task, by the run itself (a graceful
+        stop, a lost database connection). Its segments stay, so the next run
+        resumes. Unless ``counts``, the run gives its attempt back: stopping
+        cleanly for a deploy is not a failure of the job."""
+        fields = {"status": self.Status.PENDING, **self.RUN_RESET}
+        if not counts:
+            fields["attempts"] = F("attempts") - 1
+        with transaction.atomic():
+            task_id = enqueue_run(self.pk)
+            moved = self._move(self.Status.PROCESSING, by_run=self.run_token, task_id=task_id, **fields)
+            if not moved:
+                transaction.set_rollback(True)
+        if moved:
+            log.info("job released job_id=%s reason=%s", self.pk, reason)
+        return moved
 
     def record_retry(self) -> bool:
         moved = Job.objects.filter(pk=self.pk, status=self.Status.PROCESSING, run_token=self.run_token).update(
@@ -504,7 +677,7 @@ class Job(models.Model):
     def complete(self, audio_name: str, metadata: dict) -> bool:
         moved = self._move(
             self.Status.PROCESSING,
-            run_token=self.run_token,
+            by_run=self.run_token,
             status=self.Status.COMPLETED,
             audio=audio_name,
             audio_file_id=uuid.uuid4(),
@@ -525,7 +698,7 @@ class Job(models.Model):
     def fail(self, code: str, message: str) -> bool:
         moved = self._move(
             self.Status.PROCESSING,
-            run_token=self.run_token,
+            by_run=self.run_token,
             status=self.Status.FAILED,
             error_code=code,
             error_message=message,
@@ -533,6 +706,7 @@ class Job(models.Model):
         )
         if moved:
             log.info("job failed job_id=%s code=%s", self.pk, code)
+            self.discard_segments()
         return moved
 
     def mark_failed_by_staff(self, message: str = "Marked failed by staff.") -> bool:
@@ -545,6 +719,7 @@ class Job(models.Model):
         )
         if moved:
             log.info("job failed job_id=%s code=MARKED_FAILED", self.pk)
+            self.discard_segments()
         return moved
 
     def resubmit(self) -> "Job":
@@ -558,11 +733,42 @@ class Job(models.Model):
         return Job.objects.submit(self.owner, params, provider=provider)
 
     def delete_with_audio(self):
-        """Delete the row and its stored file. A storage error propagates and
-        the row stays, so the next cleanup retries."""
+        """Delete the row, its stored file and its segments' files. A storage
+        error propagates and the row stays, so the next cleanup retries."""
+        self.delete_segments()
         if self.audio:
             self.audio.storage.delete(self.audio.name)
         self.delete()
+
+
+class Segment(models.Model):
+    """One synthesized turn of a job, kept in storage (lossless) as soon as it
+    exists: a run synthesizes only the turns without one, so a run that died
+    resumes where it stopped. Owned through its job, never shared."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="segments")
+    turn_index = models.PositiveIntegerField(help_text="Position of the turn in the job's dialogue, from 0.")
+    content_key = models.CharField(max_length=64, help_text="Hash of what shapes the sound (synthesis.segments).")
+    file = models.FileField(upload_to=segment_upload_to, max_length=255)
+    frames = models.PositiveBigIntegerField()
+    sample_rate = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["job", "turn_index"]
+        constraints = [models.UniqueConstraint(fields=["job", "turn_index"], name="segment_one_per_turn")]
+
+    def __str__(self):
+        return f"turn {self.turn_index} of {self.job_id}"
+
+    @property
+    def duration_ms(self) -> float:
+        return 1000.0 * self.frames / self.sample_rate
+
+    def load(self) -> Audio:
+        """The turn's Audio, read back from storage sample for sample."""
+        with self.file.open("rb") as f:
+            return decode_lossless(f.read())
 
 
 # --- maintained counts ----------------------------------------------------------

@@ -154,6 +154,7 @@ def schemas() -> dict:
                 "result_metadata",
                 "audio_file_id",
                 "retry_count",
+                "attempts",
                 "expires_at",
             ],
             "additionalProperties": False,
@@ -176,6 +177,7 @@ def schemas() -> dict:
                             "up to 1,000 equal slices of the audio, computed once at completion.",
                             "items": {"type": "integer", "minimum": 0, "maximum": 100},
                         },
+                        "attempts": {"type": "integer", "description": "Runs it took (extension)."},
                         "turn_timings": {
                             "type": "array",
                             "description": "Where each turn is in the audio; `speaker` is an extension.",
@@ -198,6 +200,15 @@ def schemas() -> dict:
                     "description": "The audio file's id; set only on completed jobs.",
                 },
                 "retry_count": {"type": "integer", "minimum": 0},
+                "attempts": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": (
+                        "Extension of the original contract: runs started for this job. Above 1, a run was "
+                        "interrupted (a worker killed or restarted) and the job resumed from the turns it had "
+                        "already synthesized. A job is failed with WORKER_LOST after TTS_MAX_ATTEMPTS (3) runs."
+                    ),
+                },
                 "expires_at": {**NULLABLE_TIMESTAMP, "description": "When the job and its audio are deleted."},
             },
         },
@@ -488,7 +499,12 @@ def build_contract() -> dict:
                 },
                 "delete": {
                     "operationId": "cancelJob",
-                    "summary": "Cancel a pending job",
+                    "summary": "Cancel a pending or processing job",
+                    "description": (
+                        "Extension of the original contract, which cancelled pending jobs only: a processing "
+                        "job is cancelled too. The answer is immediate (status cancelled); the worker stops "
+                        "within seconds, and the turns it kept and any partial audio are deleted."
+                    ),
                     "responses": {
                         "200": {
                             "description": "Cancelled; the job as it is now.",
@@ -497,9 +513,7 @@ def build_contract() -> dict:
                         "401": UNAUTHORIZED,
                         "403": FORBIDDEN,
                         "404": NOT_FOUND,
-                        "409": error(
-                            "The job is no longer pending (a worker took it, or it ended).", "JobCannotCancel"
-                        ),
+                        "409": error("The job already ended (completed, failed or cancelled).", "JobCannotCancel"),
                     },
                 },
             },

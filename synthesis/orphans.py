@@ -27,7 +27,7 @@ from django.conf import settings
 from django.utils import timezone
 from storages.backends.s3 import S3Storage
 
-from synthesis.models import Job
+from synthesis.models import Job, Segment
 
 log = logging.getLogger("synthesis.jobs")
 
@@ -61,9 +61,23 @@ def referenced_audio(names: list[str]) -> set[str]:
     return found
 
 
+def referenced_segments(names: list[str]) -> set[str]:
+    """Which of these names are a kept segment's file. A segment's name is
+    ``segments/<job id>/<turn>-<token>.<ext>``: looked up by job id (the
+    unique (job, turn) index), never by the unindexed file column."""
+    by_id = {}
+    for name in names:
+        match = JOB_ID.search(name)
+        if match:
+            by_id.setdefault(match.group(), []).append(name)
+    if not by_id:
+        return set()
+    return set(Segment.objects.filter(job_id__in=list(by_id)).values_list("file", flat=True))
+
+
 # Each folder of stored files, with the function that says which names in it
 # are still referenced.
-SWEPT_FOLDERS = [("audio/", referenced_audio)]
+SWEPT_FOLDERS = [("audio/", referenced_audio), ("segments/", referenced_segments)]
 
 
 def _is_s3(storage) -> bool:

@@ -1,31 +1,61 @@
 """One synthesis run: from a claimed job to stored audio.
 
+A job is a sequence of turns, and each synthesized turn is kept as a
+``Segment`` (a lossless file in storage) the moment it exists. A run
+synthesizes only the turns without a segment of the right content key, then
+renders the dialogue from the segments, stores it and completes the job. So a
+run that dies (SIGKILL, OOM, a deploy, a lost host) costs nothing but the turn
+it was on: the job is released back to pending and the next run resumes.
+
 The state moves are the Job's methods; this module only decides what to call
 in which order. Every move after the claim carries the run's token, so if the
-reaper failed the job meanwhile (a stale heartbeat) this run notices at its
-next move and stops without writing anything.
+job was cancelled, reaped or released meanwhile, this run notices at its next
+move (or at its next heartbeat) and stops without writing anything.
 """
 
+from __future__ import annotations
+
 import logging
+import multiprocessing
+import tempfile
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
+import soundfile as sf
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.db import connection
+from django.core.files import File
+from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
-from synthesis import audio, waveform
-from synthesis.audio import Audio
-from synthesis.providers import ProviderError, get_provider
+from synthesis import waveform
+from synthesis.audio import Audio, render_dialogue
+from synthesis.isolation import POLL_SECONDS, ChildEngine, EngineCrashed, ThreadEngine, engine_for
+from synthesis.models import Job, Segment
+from synthesis.providers import PermanentProviderError, Provider, ProviderError, get_provider
+from synthesis.providers.base import Capabilities
+from synthesis.segments import content_key, encode_lossless
 from synthesis.speakable import has_speech, speakable
 
 log = logging.getLogger("synthesis.jobs")
 
+T = TypeVar("T")
+
+# Set by run_worker when the cluster is asked to stop (SIGTERM). Created at
+# import, before django-q2 forks its processes, so every worker shares it: a
+# run sees it within POLL_SECONDS, gives its job back and returns.
+shutdown = multiprocessing.get_context("fork").Event()
+
+# The errors of a database that stopped answering (a restart, a fail-over, a
+# dropped connection), as opposed to errors in what we asked of it.
+CONNECTION_ERRORS = (OperationalError, InterfaceError)
+
 
 class RunAborted(Exception):
-    """The run must stop: it hit its deadline or lost the job to the reaper."""
+    """The run must stop: it hit its deadline or lost the job (cancelled,
+    reaped, released)."""
 
     def __init__(self, code: str, message: str):
         super().__init__(message)
@@ -33,7 +63,15 @@ class RunAborted(Exception):
         self.message = message
 
 
-def batches_for(turns: list[dict], capabilities) -> list[list[dict]]:
+class RunStopped(Exception):
+    """The worker is shutting down: give the job back, keep its segments."""
+
+
+def lost() -> RunAborted:
+    return RunAborted("LOST", "The job was taken away from this worker.")
+
+
+def batches_for(turns: list[dict], capabilities: Capabilities) -> list[list[dict]]:
     """Split turns at turn boundaries into requests a native provider accepts:
     under its character limit and its number of speakers."""
     batches, current, chars, speakers = [], [], 0, set()
@@ -53,62 +91,109 @@ def batches_for(turns: list[dict], capabilities) -> list[list[dict]]:
     return batches
 
 
-class HeartbeatDuringCall:
-    """Beat the job's heartbeat from a side thread while one provider call
-    runs. A single request to a cloud engine (a long native batch) can outlast
-    the reaper's staleness threshold although this worker is alive and merely
-    waiting; the heartbeat after each turn cannot cover that."""
+class RunHeartbeat:
+    """Beat the job's heartbeat from a side thread for the whole run, whatever
+    the main thread is doing (a long provider call, rendering, an upload), and
+    notice when the job is no longer this run's (a cancel, a reap): ``lost``
+    is then set and the main thread stops at its next check."""
 
-    def __init__(self, job, interval: float):
+    def __init__(self, job: Job, interval: float):
         self.job = job
         self.interval = interval
+        self.lost = threading.Event()
         self._stop = threading.Event()
         self._thread = None
 
-    def __enter__(self):
-        if self.interval > 0:
+    def start(self) -> None:
+        if self.interval > 0 and self._thread is None:
             self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{self.job.pk}", daemon=True)
             self._thread.start()
-        return self
 
-    def _beat(self):
+    def _beat(self) -> None:
         try:
             while not self._stop.wait(self.interval):
-                if not self.job.beat():
-                    return  # the run lost the job; the main thread finds out at its next move
+                try:
+                    if not self.job.beat():
+                        self.lost.set()
+                        return
+                except CONNECTION_ERRORS:
+                    # The database blinked: a fresh connection at the next beat.
+                    log.warning("heartbeat failed job_id=%s (database unavailable)", self.job.pk)
+                    connection.close()
         finally:
             connection.close()  # this thread's own connection
 
-    def __exit__(self, *exc_info):
+    def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        return False
+            self._thread = None
 
 
 class SynthesisRun:
-    def __init__(self, job, sleep=time.sleep):
+    def __init__(self, job: Job, sleep: Callable[[float], None] | None = None):
         self.job = job
-        self.sleep = sleep
+        self.sleep = sleep or self._pause
+        self.heartbeat = RunHeartbeat(job, settings.TTS_HEARTBEAT_INTERVAL_SECONDS)
 
-    def check_deadline(self, needed_seconds: float = 0.0):
+    # --- checks, made between steps and while waiting on an engine ---------
+
+    def check(self) -> None:
+        """Raise if the run must stop now: the worker is shutting down, the
+        job is no longer ours, or the deadline passed."""
+        if shutdown.is_set():
+            raise RunStopped()
+        if self.heartbeat.lost.is_set():
+            raise lost()
+        self.check_deadline()
+
+    def check_deadline(self, needed_seconds: float = 0.0) -> None:
         if timezone.now().timestamp() + needed_seconds >= self.job.deadline_at.timestamp():
             raise RunAborted(
                 "TIMEOUT",
                 f"The job ran past its {settings.TTS_JOB_DEADLINE_SECONDS // 60}-minute limit and was stopped.",
             )
 
-    def with_retries(self, call):
+    def _pause(self, seconds: float) -> None:
+        """Sleep between retries, but wake for a stop or a cancel."""
+        until = time.monotonic() + seconds
+        while (left := until - time.monotonic()) > 0:
+            if shutdown.wait(min(left, POLL_SECONDS)):
+                break
+            self.check()
+        self.check()
+
+    def db(self, operation: Callable[[], T]) -> T:
+        """Run a database operation, riding out a database that stops
+        answering for up to TTS_DB_RETRY_SECONDS: the connection is dropped
+        and the operation tried again on a new one."""
+        give_up = time.monotonic() + settings.TTS_DB_RETRY_SECONDS
+        delay = 0.2
+        while True:
+            try:
+                return operation()
+            except CONNECTION_ERRORS:
+                # Inside an outer transaction (tests) a new connection would
+                # lose it: let the error through.
+                if connection.in_atomic_block or time.monotonic() + delay > give_up:
+                    raise
+                log.warning("database unavailable job_id=%s; retrying in %.1fs", self.job.pk, delay)
+                connection.close()
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # --- synthesis -------------------------------------------------------
+
+    def with_retries(self, call: Callable[[], T]) -> T:
         """Run ``call`` retrying transient provider errors with the configured
         backoff; a permanent error, or a transient one after the last retry,
         propagates."""
         delays = list(settings.TTS_RETRY_DELAYS)
         attempt = 0
         while True:
-            self.check_deadline()
+            self.check()
             try:
-                with HeartbeatDuringCall(self.job, settings.TTS_HEARTBEAT_INTERVAL_SECONDS):
-                    return call()
+                return call()
             except ProviderError as error:
                 if not error.transient or attempt >= len(delays):
                     raise
@@ -116,8 +201,8 @@ class SynthesisRun:
                 attempt += 1
                 # Waiting past the deadline is pointless: stop now with TIMEOUT.
                 self.check_deadline(delay)
-                if not self.job.record_retry():
-                    raise RunAborted("LOST", "The job was taken away from this worker.") from None
+                if not self.db(self.job.record_retry):
+                    raise lost() from None
                 log.info(
                     "job retried job_id=%s attempt=%d delay=%.3fs error=%s", self.job.pk, attempt, delay, error.code
                 )
@@ -138,96 +223,272 @@ class SynthesisRun:
             turns.append(turn | {"text": text})
         return turns
 
-    def synthesize_turns(self, provider) -> tuple[list[Audio], str]:
+    def turn_keys(self, provider: Provider, turns: list[dict]) -> list[str]:
+        """Each turn's content key; ``turns`` as the engine gets them (spoken_turns)."""
+        params = self.job.input_params
+        voices = {a["speaker"]: a["voice_id"] for a in params["voice_assignments"]}
+        mode = "native" if provider.capabilities.native_multi_speaker else "segmented"
+        return [
+            content_key(
+                provider=provider.name,
+                engine_version=provider.engine_version(voices[turn["speaker"]]),
+                voice_id=voices[turn["speaker"]],
+                language=params.get("language"),
+                text=turn["text"],
+                mode=mode,
+            )
+            for turn in turns
+        ]
+
+    def kept_segments(self, keys: list[str]) -> dict[int, Segment]:
+        """The job's segments that still match their turn; others (the engine
+        was upgraded since, the input was edited) are deleted."""
+        kept, stale = {}, []
+        for segment in Segment.objects.filter(job=self.job):
+            if segment.turn_index < len(keys) and segment.content_key == keys[segment.turn_index]:
+                kept[segment.turn_index] = segment
+            else:
+                stale.append(segment)
+        if stale:
+            self.job.delete_segments(stale)
+        return kept
+
+    def keep(self, kept: dict[int, Segment], index: int, key: str, piece: Audio) -> None:
+        data, ext = encode_lossless(piece)
+        done = len(kept) + 1
+        segment = self.db(
+            lambda: self.job.keep_segment(
+                index, key, data, ext, frames=len(piece.samples), sample_rate=piece.sample_rate, done=done
+            )
+        )
+        if segment is None:
+            raise lost()
+        kept[index] = segment
+
+    def synthesize_missing(
+        self,
+        provider: Provider,
+        engine: ThreadEngine | ChildEngine,
+        turns: list[dict],
+        keys: list[str],
+        kept: dict[int, Segment],
+    ) -> None:
+        """Synthesize the turns without a kept segment, keeping each as it comes."""
         params = self.job.input_params
         voices = {a["speaker"]: a["voice_id"] for a in params["voice_assignments"]}
         language = params.get("language")
-        turns = self.spoken_turns()
-        pieces: list[Audio] = []
+        missing = [dict(turns[i], position=i) for i in range(len(turns)) if i not in kept]
         if provider.capabilities.native_multi_speaker:
-            for batch in batches_for(turns, provider.capabilities):
+            for batch in batches_for(missing, provider.capabilities):
                 request = [(t["text"], voices[t["speaker"]]) for t in batch]
                 # The call runs inside with_retries before the loop moves on: binding is safe.
-                result = self.with_retries(lambda request=request: provider.synthesize_dialogue(request, language))
-                pieces.extend(result.turns)
-                self.progress(len(pieces))
-            return pieces, "native"
-        for turn in turns:
+                result = self.with_retries(
+                    lambda request=request: engine.synthesize_dialogue(request, language, self.check)
+                )
+                for turn, piece in zip(batch, result.turns):
+                    self.keep(kept, turn["position"], keys[turn["position"]], piece)
+            return
+        for turn in missing:
             text, voice = turn["text"], voices[turn["speaker"]]
-            piece = self.with_retries(lambda text=text, voice=voice: provider.synthesize(text, voice, language))
-            pieces.append(piece)
-            self.progress(len(pieces))
-        return pieces, "segmented"
+            try:
+                piece = self.with_retries(
+                    lambda text=text, voice=voice: engine.synthesize(text, voice, language, self.check)
+                )
+            except EngineCrashed as crash:
+                # Permanent: the same text would crash the engine again.
+                log.error(
+                    "engine crashed job_id=%s provider=%s turn=%d how=%s",
+                    self.job.pk,
+                    provider.name,
+                    turn["position"],
+                    crash.how,
+                )
+                raise PermanentProviderError(
+                    f"The speech engine crashed on turn {turn['position'] + 1} ({turn['speaker']}); "
+                    "this text cannot be spoken with this voice.",
+                    code="ENGINE_CRASHED",
+                ) from None
+            self.keep(kept, turn["position"], keys[turn["position"]], piece)
 
-    def progress(self, done: int):
-        if not self.job.record_progress(done):
-            raise RunAborted("LOST", "The job was taken away from this worker.")
+    # --- rendering and storing -------------------------------------------
 
-    def run(self):
+    def on_render_progress(self, phase: str, fraction: float) -> None:
+        # The heartbeat thread keeps the job alive (and notices a cancel);
+        # this is where a cancel, a stop or the deadline interrupts a long
+        # render, between two blocks of output.
+        self.check()
+
+    def render_and_store(self, segments: list[Segment], mode: str) -> str:
+        """Render the dialogue from the kept segments into a temporary file,
+        store it, complete the job. Returns the stored name (for clean-up if
+        the completion is refused). audio.render_dialogue streams: each
+        segment is read from storage when the mix reaches it, and memory
+        holds about one turn, whatever the dialogue's length."""
+        job, params = self.job, self.job.input_params
+        rate = max(s.sample_rate for s in segments)
+        with tempfile.TemporaryFile(prefix="ttsjobs-render-") as out:
+            timings = render_dialogue(
+                [segment.load for segment in segments],
+                out,
+                fmt=job.output_format,
+                gap_ms=params["gap_ms"],
+                crossfade_ms=params["crossfade_ms"],
+                sample_rate=rate,
+                on_progress=self.on_render_progress,
+            )
+            size = out.tell()
+            self.check()
+            peaks = self.peaks_of(out)
+            out.seek(0)
+            stored_name = job.audio.field.generate_filename(job, f"audio.{job.output_format}")
+            stored_name = job.audio.storage.save(stored_name, File(out))
+        self.stored_name = stored_name
+        metadata = {
+            # The last turn ends the track, so its end is the duration.
+            "duration_ms": round(timings[-1][1]),
+            "latency_ms": int((timezone.now() - job.started_at).total_seconds() * 1000),
+            "synthesis_mode": mode,
+            "sample_rate": rate,
+            "peaks": peaks,
+            "format": job.output_format,
+            "size_bytes": size,
+            "attempts": job.attempts,
+            # The original contract's shape; `speaker` is our addition.
+            "turn_timings": [
+                {
+                    "turn_index": turn["index"],
+                    "speaker": turn["speaker"],
+                    "start_ms": round(start),
+                    "end_ms": round(end),
+                }
+                for turn, (start, end) in zip(params["turns"], timings)
+            ],
+        }
+        if not self.db(lambda: job.complete(stored_name, metadata)):
+            raise lost()
+        self.stored_name = None  # the job's now
+        return stored_name
+
+    def peaks_of(self, rendered) -> list[int]:
+        """The waveform overview (synthesis.waveform) of the rendered file,
+        read back a block at a time: the mix is never whole in memory."""
+        rendered.seek(0)
+        with sf.SoundFile(rendered) as decoded:
+            meter = waveform.PeakMeter(decoded.frames)
+            for block in decoded.blocks(65536, dtype="float32", always_2d=True):
+                meter.add(block.mean(axis=1))
+                self.check()
+        return meter.levels()
+
+    # --- the run ---------------------------------------------------------
+
+    def run(self) -> None:
         job = self.job
         provider = get_provider(job.provider)
         if provider is None:
-            job.fail("PROVIDER_UNAVAILABLE", f"The {job.provider} provider is not available on this server.")
+            self.db(
+                lambda: job.fail(
+                    "PROVIDER_UNAVAILABLE", f"The {job.provider} provider is not available on this server."
+                )
+            )
             return
-        stored_name = None
+        self.stored_name = None
+        engine = engine_for(provider)
         try:
-            pieces, mode = self.synthesize_turns(provider)
-            params = job.input_params
-            mix, timings = audio.assemble_dialogue(pieces, params["gap_ms"], params["crossfade_ms"])
-            data = audio.encode(mix, job.output_format)
-            self.check_deadline()
-            stored_name = job.audio.field.generate_filename(job, f"audio.{job.output_format}")
-            stored_name = job.audio.storage.save(stored_name, ContentFile(data))
-            metadata = {
-                "duration_ms": round(mix.duration_ms),
-                "latency_ms": int((timezone.now() - job.started_at).total_seconds() * 1000),
-                "synthesis_mode": mode,
-                "sample_rate": mix.sample_rate,
-                "peaks": waveform.peaks(mix.samples),
-                "format": job.output_format,
-                "size_bytes": len(data),
-                # The original contract's shape; `speaker` is our addition.
-                "turn_timings": [
-                    {
-                        "turn_index": turn["index"],
-                        "speaker": turn["speaker"],
-                        "start_ms": round(start),
-                        "end_ms": round(end),
-                    }
-                    for turn, (start, end) in zip(params["turns"], timings)
-                ],
-            }
-            if not job.complete(stored_name, metadata):
-                raise RunAborted("LOST", "The job was taken away from this worker.")
+            turns = self.spoken_turns()
+            keys = self.turn_keys(provider, turns)
+            kept = self.db(lambda: self.kept_segments(keys))
+            if len(kept) < len(keys):
+                engine.prepare()
+            self.heartbeat.start()
+            if kept:
+                log.info("job resumed job_id=%s kept=%d of %d", job.pk, len(kept), len(keys))
+                if not self.db(lambda: job.record_progress(len(kept))):
+                    raise lost()
+            try:
+                self.synthesize_missing(provider, engine, turns, keys, kept)
+            finally:
+                engine.close()
+            mode = "native" if provider.capabilities.native_multi_speaker else "segmented"
+            self.render_and_store([kept[i] for i in range(len(keys))], mode)
+        except RunStopped:
+            self._discard()
+            if self.db(lambda: job.release("worker stopping")):
+                log.info("job handed back job_id=%s (worker stopping)", job.pk)
         except RunAborted as aborted:
-            self._discard(stored_name)
-            if aborted.code != "LOST":
-                job.fail(aborted.code, aborted.message)
+            self._discard()
+            if aborted.code == "LOST":
+                self._after_lost()
+            else:
+                code, message = aborted.code, aborted.message
+                self.db(lambda: job.fail(code, message))
         except ProviderError as error:
-            self._discard(stored_name)
-            job.fail(error.code or "PROVIDER_ERROR", error.message)
+            self._discard()
+            code, message = error.code or "PROVIDER_ERROR", error.message
+            self.db(lambda: job.fail(code, message))
         except TimeoutException:
             # django-q2's hard timeout (SIGALRM, a SystemExit) fired inside a
             # provider call that ignored our deadline: end the job the same way
             # and let django-q2 finish its handling.
-            self._discard(stored_name)
+            self._discard()
             job.fail(
                 "TIMEOUT",
                 f"The job ran past its {settings.TTS_JOB_DEADLINE_SECONDS // 60}-minute limit and was stopped.",
             )
             raise
+        except CONNECTION_ERRORS:
+            # Log first: the database may not answer what comes next. The
+            # worker is fine; give the job back so it resumes from its
+            # segments instead of waiting to be found as a lost worker.
+            log.exception("job lost its database connection job_id=%s", job.pk)
+            self._discard()
+            try:
+                connection.close()
+                if self.db(lambda: job.release("database unavailable")):
+                    return
+            except CONNECTION_ERRORS:
+                log.warning("job could not be released job_id=%s; the reaper will", job.pk)
         except BaseException as error:
+            if isinstance(error, Exception) and self._taken_away():
+                # A cancel deleted the segments this run was reading: not a bug.
+                self._discard()
+                self._after_lost()
+                return
             # Anything else (a bug, a signal) must still end the job with a
-            # reason and leave no file.
-            self._discard(stored_name)
-            job.fail("INTERNAL_ERROR", "Synthesis failed unexpectedly; the error has been logged.")
+            # reason and leave no file. Log first: failing may raise too.
             log.exception("job crashed job_id=%s", job.pk)
+            self._discard()
+            try:
+                self.db(lambda: job.fail("INTERNAL_ERROR", "Synthesis failed unexpectedly; the error has been logged."))
+            except Exception:
+                log.exception("job could not be failed job_id=%s", job.pk)
             if not isinstance(error, Exception):
                 raise
+        finally:
+            self.heartbeat.stop()
 
-    def _discard(self, stored_name):
-        if stored_name:
+    def _taken_away(self) -> bool:
+        try:
+            return not Job.objects.filter(
+                pk=self.job.pk, status=Job.Status.PROCESSING, run_token=self.job.run_token
+            ).exists()
+        except Exception:
+            return False
+
+    def _after_lost(self) -> None:
+        """The job is no longer ours. If it was cancelled, make sure none of
+        its segments outlive it (the canceller deleted those it saw)."""
+        try:
+            self.job.refresh_from_db(fields=["status"])
+            if self.job.status == Job.Status.CANCELLED:
+                self.job.discard_segments()
+        except Exception:
+            log.exception("could not clean up after a lost job job_id=%s", self.job.pk)
+
+    def _discard(self) -> None:
+        if self.stored_name:
             try:
-                self.job.audio.storage.delete(stored_name)
+                self.job.audio.storage.delete(self.stored_name)
             except Exception:
                 log.exception("could not delete partial audio job_id=%s", self.job.pk)
+            self.stored_name = None

@@ -274,6 +274,7 @@ def detail_context(job: Job, *, notify_finished: bool = False) -> dict:
         "waveform": waveform.svg_path(levels),
         "waveform_scale": f"{duration / 1000:.6f}",
         "queue_position": queue_position,
+        "max_attempts": settings.TTS_MAX_ATTEMPTS,
         "waited_ms": int((job.started_at - job.created_at).total_seconds() * 1000) if job.started_at else None,
         "finished_jobs": [job] if notify_finished and not job.is_active else [],
     }
@@ -300,7 +301,9 @@ def job_cancel(request, job_id):
     if job.cancel():
         messages.success(request, f"Cancelled job “{job.title}”.")
     else:
-        messages.error(request, f"Only pending jobs can be cancelled; this one is {job.get_status_display().lower()}.")
+        messages.error(
+            request, f"Only waiting or running jobs can be cancelled; this one is {job.get_status_display().lower()}."
+        )
     if request.htmx and request.htmx.target == "job-list":
         status, page = list_state_of_htmx_page(request)
         return render_list(request, status, page, oob_messages=True)

@@ -19,6 +19,14 @@ def _empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_heartbeat_thread(settings):
+    # A run's heartbeat thread has its own database connection: inside a test's
+    # transaction it would wait on the rows the test holds. Tests of the
+    # heartbeat turn it on, with transaction=True.
+    settings.TTS_HEARTBEAT_INTERVAL_SECONDS = 0
+
+
 @pytest.fixture
 def fast_retries(settings):
     settings.TTS_RETRY_DELAYS = [0.001, 0.002, 0.004]
@@ -91,7 +99,11 @@ def scripted_provider(settings, fast_retries):
     """The failure-injecting provider of tests/engines.py, registered."""
     from synthesis.providers import get_provider, reset_providers
 
-    settings.TTS_PROVIDER_CLASSES = ["synthesis.providers.espeak.EspeakProvider", "tests.engines.ScriptedEspeak"]
+    settings.TTS_PROVIDER_CLASSES = [
+        "synthesis.providers.espeak.EspeakProvider",
+        "tests.engines.ScriptedEspeak",
+        "tests.engines.CrashingEspeak",
+    ]
     reset_providers()
     yield get_provider("scripted")
     reset_providers()

@@ -5,6 +5,7 @@ remote engine would: they exist to drive the worker's retry and deadline
 logic, which cannot be provoked from eSpeak itself.
 """
 
+import ctypes
 import os
 import time
 
@@ -15,6 +16,9 @@ from synthesis.providers.espeak import EspeakProvider
 class ScriptedEspeak(EspeakProvider):
     name = "scripted"
     label = "eSpeak with scripted failures (tests)"
+    # A stand-in for a remote engine: it runs in the worker process, so the
+    # test sees its script and its call count.
+    isolated = False
 
     def __init__(self):
         self.script: list = []  # errors to raise (in order) before speaking
@@ -37,3 +41,25 @@ def transient(message="The engine is busy.", retry_after=None):
 
 def permanent(message="That voice cannot read this text."):
     return PermanentProviderError(message, code="ENGINE_REFUSED")
+
+
+# A turn containing this makes CrashingEspeak's process segfault.
+CRASH_WORD = "segfault"
+
+
+class CrashingEspeak(EspeakProvider):
+    """eSpeak, except that a turn containing CRASH_WORD crashes the process
+    for real (a NULL read through ctypes: SIGSEGV), as libespeak-ng 1.52 does
+    on a few texts. The pipeline's text clean-up happens to strip the dashes
+    of the known repro ("---लच्छेद" with "hi"), so this stands in for the
+    texts we do not know. Isolated like eSpeak: the crash hits the engine's
+    child process."""
+
+    name = "crashing"
+    label = "eSpeak that segfaults on a word (tests)"
+    isolated = True
+
+    def synthesize(self, text, voice_id, language=None):
+        if CRASH_WORD in text:
+            ctypes.string_at(0)
+        return super().synthesize(text, voice_id, language)

@@ -193,11 +193,11 @@ def messages_of(response):
 def test_cancel_action_cancels_pending_only_and_reports_the_rest(staff_client, some_jobs):
     response = run_action(staff_client, "cancel_jobs", some_jobs.values())
     assert Job.objects.get(pk=some_jobs["pending"].pk).status == "cancelled"
-    assert Job.objects.filter(status="cancelled").count() == 2  # it plus the one already cancelled
-    assert Job.objects.get(pk=some_jobs["processing"].pk).status == "processing"
+    assert Job.objects.get(pk=some_jobs["processing"].pk).status == "cancelled"
+    assert Job.objects.filter(status="cancelled").count() == 3  # both plus the one already cancelled
     [message] = messages_of(response)
-    assert message.startswith("Cancelled 1 job. Skipped 4:")
-    assert "1 processing (only pending jobs can be cancelled)" in message
+    assert message.startswith("Cancelled 2 jobs. Skipped 3:")
+    assert "1 completed (only pending or processing jobs can be cancelled)" in message
 
 
 def test_resubmit_action_creates_new_jobs_for_the_same_owner(staff_client, some_jobs, bob):

@@ -150,6 +150,29 @@ def test_cancel_pending_then_cancel_again_conflicts(alice_client):
     assert run_synthesis(job_id) == "not claimed"
 
 
+def test_cancel_of_a_processing_job_stops_it_and_of_a_finished_one_conflicts(alice_client, alice, _media_root):
+    from synthesis.models import Job
+
+    job_id = post_job(alice_client, dialogue()).json()["id"]
+    claimed = Job.objects.claim(job_id, "w1")
+    assert alice_client.get(f"/api/v1/jobs/{job_id}").json()["attempts"] == 1
+    response = alice_client.delete(f"/api/v1/jobs/{job_id}")
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    assert Job.objects.get(pk=job_id).error_message == "Cancelled while it was running."
+    # The run that held it stores nothing.
+    from synthesis.pipeline import SynthesisRun
+
+    SynthesisRun(claimed).run()
+    assert not [p for p in _media_root.rglob("*") if p.is_file()]
+    for status in ("completed", "failed"):
+        done = post_job(alice_client, dialogue()).json()["id"]
+        Job.objects.filter(pk=done).update(status=status)
+        conflict = alice_client.delete(f"/api/v1/jobs/{done}")
+        assert (conflict.status_code, conflict.json()["error"]) == (409, "JOB_CANNOT_CANCEL")
+        assert conflict.json()["details"] == {"status": status}
+
+
 def test_download_before_completion_is_job_not_completed(alice_client):
     job_id = post_job(alice_client, dialogue()).json()["id"]
     response = alice_client.get(f"/api/v1/jobs/{job_id}/download")

@@ -67,7 +67,10 @@ def test_cancelled_and_reaped_jobs(alice, job_log):
     assert job_log(job.pk) == ["submitted", "cancelled"]
     stuck = make_job(alice, Job.Status.PROCESSING, heartbeat_at=timezone.now() - timedelta(hours=1))
     Job.objects.reap()
-    assert job_log(stuck.pk) == ["reaped"]
+    assert job_log(stuck.pk) == ["released"]  # to resume: it has attempts left
+    lost = make_job(alice, Job.Status.PROCESSING, heartbeat_at=timezone.now() - timedelta(hours=1), attempts=3)
+    Job.objects.reap()
+    assert job_log(lost.pk) == ["reaped"]
 
 
 def test_log_lines_carry_the_job_id_as_a_key_value_pair(alice, caplog):

@@ -60,9 +60,9 @@ def test_only_legal_moves(alice):
     assert job.mark_failed_by_staff() is False
     claimed = Job.objects.claim(job.pk, "w1")
     assert Job.objects.claim(job.pk, "w2") is None
-    assert claimed.cancel() is False
     assert claimed.complete("x.mp3", {"duration_ms": 1}) is True
     assert claimed.fail("X", "x") is False
+    assert claimed.cancel() is False  # completed: too late
     claimed.refresh_from_db()
     assert claimed.status == Job.Status.COMPLETED
 
@@ -80,6 +80,7 @@ def test_a_stale_run_token_cannot_move_the_job(alice):
 @pytest.mark.django_db
 def test_reaper(alice, bob, settings):
     settings.TTS_MAX_ACTIVE_JOBS_PER_USER = 10
+    settings.TTS_MAX_ATTEMPTS = 1  # no attempt left: a stale run fails
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         old_pending = Job.objects.submit(bob, params(), provider="espeak")
@@ -113,14 +114,62 @@ def test_reaper_leaves_healthy_jobs_alone(alice):
 
 
 @pytest.mark.django_db
-def test_start_up_fails_only_this_workers_orphans(alice):
+def test_start_up_releases_only_this_workers_orphans(alice):
+    from django_q.models import OrmQ
+
     mine = Job.objects.claim(Job.objects.submit(alice, params(), provider="espeak").pk, "host-a")
     theirs = Job.objects.claim(Job.objects.submit(alice, params(), provider="espeak").pk, "host-b")
-    assert Job.objects.fail_interrupted("host-a") == 1
+    tasks = OrmQ.objects.count()
+    assert Job.objects.release_interrupted("host-a") == 1
     mine.refresh_from_db()
     theirs.refresh_from_db()
-    assert (mine.status, mine.error_code) == (Job.Status.FAILED, "INTERRUPTED")
+    assert (mine.status, mine.error_code, mine.attempts, mine.run_token) == (Job.Status.PENDING, "", 1, None)
     assert theirs.status == Job.Status.PROCESSING
+    # Exactly one new task, and the job points at it.
+    assert OrmQ.objects.count() == tasks + 1
+    assert Job.objects.release_interrupted("host-a") == 0
+    assert OrmQ.objects.count() == tasks + 1
+
+
+@pytest.mark.django_db
+def test_a_job_interrupted_max_attempts_times_fails_worker_lost(alice, settings):
+    settings.TTS_MAX_ATTEMPTS = 2
+    job = Job.objects.submit(alice, params(), provider="espeak")
+    for expected in (Job.Status.PENDING, Job.Status.FAILED):
+        Job.objects.claim(job.pk, "host-a")
+        Job.objects.release_interrupted("host-a")
+        job.refresh_from_db()
+        assert job.status == expected
+    assert (job.error_code, job.attempts) == ("WORKER_LOST", 2)
+    assert "interrupted 2 times" in job.error_message
+
+
+@pytest.mark.django_db
+def test_a_dead_process_on_this_host_is_released_at_once(alice):
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer exists
+    dead = Job.objects.claim(Job.objects.submit(alice, params(), provider="espeak").pk, "host-a")
+    alive = Job.objects.claim(Job.objects.submit(alice, params(), provider="espeak").pk, "host-a")
+    elsewhere = Job.objects.claim(Job.objects.submit(alice, params(), provider="espeak").pk, "host-b")
+    Job.objects.filter(pk__in=[dead.pk, elsewhere.pk]).update(worker_pid=gone.pid)
+    assert Job.objects.release_dead_runs("host-a") == 1
+    statuses = dict(Job.objects.values_list("pk", "status"))
+    assert statuses[dead.pk] == Job.Status.PENDING
+    # Our own process runs the other one; another host's pids mean nothing here.
+    assert statuses[alive.pk] == statuses[elsewhere.pk] == Job.Status.PROCESSING
+
+
+@pytest.mark.django_db
+def test_a_redelivered_task_takes_over_a_stale_run(alice, settings):
+    job = Job.objects.submit(alice, params(), provider="espeak")
+    first = Job.objects.claim(job.pk, "host-a")
+    assert Job.objects.claim(job.pk, "host-b") is None  # alive: not taken over
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    second = Job.objects.claim(job.pk, "host-b")
+    assert (second.worker_name, second.attempts) == ("host-b", 2)
+    assert first.record_progress(1) is False  # the dead run's token is void
 
 
 @pytest.mark.django_db

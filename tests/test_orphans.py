@@ -152,3 +152,20 @@ def test_s3_orphans_and_unfinished_uploads_go_once_past_the_grace(alice, bucket)
     keys = [item["Key"] for item in bucket.list_objects_v2(Bucket="ttsjobs-audio")["Contents"]]
     assert keys == [kept.audio.name]
     assert bucket.list_multipart_uploads(Bucket="ttsjobs-audio").get("Uploads", []) == []
+
+
+def test_segment_files_no_segment_row_references_go_too(alice, _media_root):
+    from synthesis.tasks import run_synthesis
+    from tests.conftest import dialogue
+
+    job = Job.objects.submit(alice, {k: v for k, v in dialogue().items() if k != "provider"}, provider="espeak")
+    run_synthesis(job.pk)
+    kept = [s.file.name for s in job.segments.all()]
+    assert len(kept) == 3
+    # A worker killed between storing a turn and recording it leaves this.
+    orphan = store(f"segments/{job.pk}/0003-killed.flac")
+    with time_machine.travel(timezone.now() + LATER):
+        output = cleanup()
+    assert "deleted 1 orphan file(s)" in output
+    assert not default_storage.exists(orphan)
+    assert all(default_storage.exists(name) for name in kept)

@@ -51,7 +51,10 @@ def test_completed_job_has_exact_metadata(alice, _media_root):
         # starts 200 ms after the last ended.
         assert after["start_ms"] - before["end_ms"] == pytest.approx(200, abs=1)
     assert job.progress_done == 3 and job.heartbeat_at and job.started_at <= job.completed_at
-    assert stored_files(_media_root) == [_media_root / job.audio.name]
+    # The audio, and each turn kept as a segment of the job.
+    segments = [_media_root / s.file.name for s in job.segments.all()]
+    assert [s.turn_index for s in job.segments.all()] == [0, 1, 2]
+    assert sorted(stored_files(_media_root)) == sorted([_media_root / job.audio.name, *segments])
     # Not guessable from the job id alone.
     assert len(os.path.basename(job.audio.name)) > len(str(job.pk)) + 10
 
@@ -90,8 +93,12 @@ def test_claim_and_cancel_have_one_winner(alice):
     job = submit(alice)
     claimed = Job.objects.claim(job.pk, "w1")
     assert claimed is not None
-    assert job.cancel() is False
-    assert job.status == Job.Status.PROCESSING
+    # A claimed job can still be cancelled; the run then finds it gone.
+    assert job.cancel() is True
+    assert job.error_message == "Cancelled while it was running."
+    SynthesisRun(claimed).run()
+    job.refresh_from_db()
+    assert (job.status, job.audio.name) == (Job.Status.CANCELLED, "")
 
     other = submit(alice)
     assert other.cancel() is True
@@ -277,3 +284,124 @@ def test_a_long_provider_call_keeps_the_heartbeat_fresh(alice, scripted, setting
     job.refresh_from_db()
     assert reaped == [{"timeout": 0, "stale": 0, "pending_expired": 0}]
     assert job.status == Job.Status.COMPLETED
+
+
+# --- durable runs: engine crashes, cancel while running, graceful stop -------
+
+
+def test_a_segfault_is_contained_in_the_engine_process():
+    from synthesis.isolation import ChildEngine, EngineCrashed
+    from tests.engines import CRASH_WORD, CrashingEspeak
+
+    engine = ChildEngine(CrashingEspeak())
+    assert engine.synthesize("Hello.", "en-us", None, lambda: None).duration_ms > 100
+    with pytest.raises(EngineCrashed) as crashed:
+        engine.synthesize(f"Now {CRASH_WORD}.", "en-us", None, lambda: None)
+    assert crashed.value.how == "killed by SIGSEGV"
+    # A new engine process serves the next call.
+    assert engine.synthesize("Hello.", "en-us", None, lambda: None).duration_ms > 100
+    engine.kill()
+
+
+def test_an_engine_crash_fails_its_job_at_once_and_the_worker_goes_on(alice, scripted_provider, _media_root):
+    from tests.engines import CRASH_WORD
+
+    job = submit(
+        alice,
+        provider="crashing",
+        turns=[
+            {"speaker": "A", "text": "Hello.", "index": 0},
+            {"speaker": "B", "text": f"This line makes it {CRASH_WORD}.", "index": 1},
+        ],
+        voice_assignments=[{"speaker": "A", "voice_id": "en-us"}, {"speaker": "B", "voice_id": "en-us"}],
+    )
+    started = time.monotonic()
+    run_synthesis(job.pk)  # in this very process: it would die if the crash were not contained
+    job.refresh_from_db()
+    assert (job.status, job.error_code) == (Job.Status.FAILED, "ENGINE_CRASHED")
+    assert "turn 2 (B)" in job.error_message
+    assert time.monotonic() - started < 10
+    assert stored_files(_media_root) == []
+    # The same process serves the next job.
+    other = submit(alice)
+    assert run_synthesis(other.pk) == "completed"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_stops_a_running_job_within_seconds(alice, scripted, settings, _media_root):
+    import threading
+
+    settings.TTS_HEARTBEAT_INTERVAL_SECONDS = 0.2
+    scripted.delay = 0.3
+    job = submit(
+        alice,
+        provider="scripted",
+        turns=[{"speaker": "A", "text": f"Line {i}.", "index": i} for i in range(30)],
+        voice_assignments=[{"speaker": "A", "voice_id": "en-us"}],
+    )
+    claimed = Job.objects.claim(job.pk, "w1")
+    runner = threading.Thread(target=SynthesisRun(claimed).run)
+    runner.start()
+    wait_until(lambda: job.segments.count() >= 2, "two kept turns")
+    cancelled_at = time.monotonic()
+    assert Job.objects.get(pk=job.pk).cancel() is True
+    runner.join(timeout=5)
+    assert not runner.is_alive(), "the run went on after the cancel"
+    assert time.monotonic() - cancelled_at < 5
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED and not job.audio
+    assert not job.segments.exists() and stored_files(_media_root) == []
+    assert scripted.calls < 30
+
+
+def test_a_stop_request_hands_the_job_back_with_its_segments(alice, scripted, _media_root):
+    import threading
+
+    from django_q.models import OrmQ
+
+    from synthesis import pipeline
+
+    scripted.delay = 0.2
+    job = submit(
+        alice,
+        provider="scripted",
+        turns=[{"speaker": "A", "text": f"Line {i}.", "index": i} for i in range(20)],
+        voice_assignments=[{"speaker": "A", "voice_id": "en-us"}],
+    )
+    claimed = Job.objects.claim(job.pk, "w1")
+    tasks = OrmQ.objects.count()
+    asked = []
+
+    def sigterm_reached_the_cluster():
+        asked.append(time.monotonic())
+        pipeline.shutdown.set()
+
+    timer = threading.Timer(0.9, sigterm_reached_the_cluster)
+    timer.start()
+    try:
+        SynthesisRun(claimed).run()
+        stopped_at = time.monotonic()
+    finally:
+        timer.join()
+        pipeline.shutdown.clear()
+    job.refresh_from_db()
+    kept = job.segments.count()
+    assert job.status == Job.Status.PENDING and 1 <= kept < 20
+    assert job.attempts == 0  # a graceful stop gives its attempt back
+    assert OrmQ.objects.count() == tasks + 1  # one new task for the next run
+    assert len(stored_files(_media_root)) == kept
+    # The turn under way was given up, not waited for.
+    assert stopped_at - asked[0] < 1.5
+
+    scripted.calls = 0
+    assert run_synthesis(job.pk) == "completed"
+    assert scripted.calls == 20 - kept
+
+
+def wait_until(predicate, what, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")

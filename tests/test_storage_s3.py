@@ -50,7 +50,9 @@ def test_audio_is_stored_in_the_bucket_and_downloaded_through_a_presigned_url(al
     job = Job.objects.get(pk=job_id)
     assert job.status == Job.Status.COMPLETED, job.error_message
     keys = [item["Key"] for item in bucket.list_objects_v2(Bucket="ttsjobs-audio")["Contents"]]
-    assert keys == [job.audio.name]
+    # The audio, and its turns kept as segments in the same bucket.
+    assert sorted(keys) == sorted([job.audio.name, *(s.file.name for s in job.segments.all())])
+    assert len(keys) == 1 + len(job.input_params["turns"])
 
     response = alice_client.get(f"/api/v1/jobs/{job_id}/download")
     assert response.status_code == 302

@@ -300,12 +300,20 @@ def test_htmx_cancel_on_the_detail_page_rerenders_its_status(alice_client, alice
     assert html.lstrip().startswith('<section id="job-status"') and "badge-cancelled" in html
 
 
-def test_cancel_of_a_started_job_says_why(alice_client, alice):
-    job = submitted_job(alice, Job.Status.PROCESSING)
+def test_cancel_of_a_finished_job_says_why(alice_client, alice):
+    job = submitted_job(alice, Job.Status.COMPLETED)
     response = alice_client.post(reverse("job_cancel", args=[job.pk]), follow=True)
-    assert "Only pending jobs can be cancelled; this one is processing." in response.content.decode()
+    assert "Only waiting or running jobs can be cancelled; this one is completed." in response.content.decode()
     job.refresh_from_db()
-    assert job.status == Job.Status.PROCESSING
+    assert job.status == Job.Status.COMPLETED
+
+
+def test_cancel_stops_a_processing_job(alice_client, alice):
+    job = submitted_job(alice, Job.Status.PROCESSING)
+    response = alice_client.post(reverse("job_cancel", args=[job.pk]), **HX)
+    assert response.status_code == 200
+    job.refresh_from_db()
+    assert (job.status, job.error_message) == (Job.Status.CANCELLED, "Cancelled while it was running.")
 
 
 def test_resubmit_makes_a_new_job_with_the_same_input(alice_client, alice):

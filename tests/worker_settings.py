@@ -6,4 +6,5 @@ from ttsjobs.settings import *  # noqa: F403
 TTS_PROVIDER_CLASSES = [
     "synthesis.providers.espeak.EspeakProvider",
     "tests.engines.ScriptedEspeak",
+    "tests.engines.CrashingEspeak",
 ]

@@ -280,10 +280,20 @@ TTS_MAX_SPEAKER_NAME = 50
 TTS_JOB_DEADLINE_SECONDS = envint("TTS_JOB_DEADLINE_SECONDS", 600)
 # Seconds between the retries of a transient engine error: one retry per entry.
 TTS_RETRY_DELAYS = [envfloat(f"TTS_RETRY_DELAY_{i}", d) for i, d in enumerate((5.0, 10.0, 20.0), 1)]
-TTS_HEARTBEAT_STALE_SECONDS = envint("TTS_HEARTBEAT_STALE_SECONDS", 120)
-# While one provider request runs, a side thread beats the heartbeat this often
-# (well under the staleness threshold); 0 turns it off.
-TTS_HEARTBEAT_INTERVAL_SECONDS = envfloat("TTS_HEARTBEAT_INTERVAL_SECONDS", 30.0)
+# A run's side thread beats the job's heartbeat this often, whatever the run is
+# doing (a long provider call, assembly, encoding, upload); the beat is also how
+# a run learns that its job was cancelled. 0 turns it off (tests).
+TTS_HEARTBEAT_INTERVAL_SECONDS = envfloat("TTS_HEARTBEAT_INTERVAL_SECONDS", 2.0)
+# A processing job whose heartbeat is older than this lost its worker: every
+# cluster checks every few seconds and releases it to resume elsewhere. Keep it
+# well above the interval and above SQLite's 20 s lock timeout.
+TTS_HEARTBEAT_STALE_SECONDS = envint("TTS_HEARTBEAT_STALE_SECONDS", 20)
+# Runs a job may start: one whose run died (SIGKILL, OOM, lost host) is resumed
+# from its kept segments until this many runs were started, then fails WORKER_LOST.
+TTS_MAX_ATTEMPTS = envint("TTS_MAX_ATTEMPTS", 3)
+# How long a run keeps retrying a database that stopped answering (a restart,
+# a fail-over) before it gives the job back to the queue.
+TTS_DB_RETRY_SECONDS = envfloat("TTS_DB_RETRY_SECONDS", 30.0)
 TTS_PENDING_MAX_AGE_SECONDS = envint("TTS_PENDING_MAX_AGE_SECONDS", 24 * 3600)
 # A synthesis task pulled from the queue this long ago whose job is still
 # pending is handed back for redelivery (its cluster most likely died before
@@ -302,8 +312,10 @@ TTS_DEFAULT_PROVIDER = os.getenv("TTS_DEFAULT_PROVIDER", "espeak")
 # process: a few new ones per user a minute, each kept in the cache a day.
 TTS_PREVIEW_SYNTHESES_PER_MINUTE = envint("TTS_PREVIEW_SYNTHESES_PER_MINUTE", 10)
 TTS_PREVIEW_CACHE_SECONDS = envint("TTS_PREVIEW_CACHE_SECONDS", 86400)
-# Identifies this worker host: start-up fails the processing jobs left by an
-# earlier run under the same name. Two clusters on one host need two names.
+# Identifies this worker host: start-up releases (to resume) the processing
+# jobs left by an earlier run under the same name, and the cluster releases a
+# job as soon as the process running it on this host is gone. Two clusters on
+# one host need two names.
 TTS_WORKER_NAME = os.getenv("TTS_WORKER_NAME", socket.gethostname())
 
 # --- django-q2 --------------------------------------------------------------

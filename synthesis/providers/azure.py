@@ -63,6 +63,9 @@ class AzureProvider(Provider):
     name = "azure"
     label = "Azure Speech"
 
+    def engine_version(self, voice_id: str) -> str:
+        return _endpoint()
+
     def __init__(self):
         self._voices = http.VoiceListCache(self._fetch_voices, ttl=settings.TTS_VOICES_CACHE_SECONDS)
 

@@ -83,6 +83,9 @@ class Provider:
     name: str = ""
     label: str = ""
     capabilities: Capabilities = Capabilities()
+    # Native code in this process (ctypes, onnxruntime): the worker runs the
+    # engine in a child process, so a crash fails one job, not the worker.
+    isolated: bool = False
 
     def is_available(self) -> bool:
         return True
@@ -106,6 +109,12 @@ class Provider:
             voices = preferred + [v for v in voices if v not in preferred]
         ids = [v.id for v in voices]
         return [ids[i % len(ids)] for i in range(count)] if ids else []
+
+    def engine_version(self, voice_id: str) -> str:
+        """Whatever, besides the text, voice and language, decides how
+        ``voice_id`` sounds here (engine release, model, settings): part of a
+        kept segment's content key, so an upgrade is never mixed with old turns."""
+        return ""
 
     def synthesize(self, text: str, voice_id: str, language: str | None = None) -> Audio:
         raise NotImplementedError

@@ -54,6 +54,14 @@ class ElevenLabsProvider(Provider):
     name = "elevenlabs"
     label = "ElevenLabs"
 
+    def engine_version(self, voice_id: str) -> str:
+        model = (
+            settings.TTS_ELEVENLABS_DIALOGUE_MODEL
+            if settings.TTS_ELEVENLABS_DIALOGUE
+            else settings.TTS_ELEVENLABS_TTS_MODEL
+        )
+        return f"{settings.TTS_ELEVENLABS_BASE_URL} {model}"
+
     def __init__(self):
         self._voices = http.VoiceListCache(self._fetch_voices, ttl=settings.TTS_VOICES_CACHE_SECONDS)
 

@@ -14,6 +14,7 @@ import ctypes
 import os
 import re
 import threading
+from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
@@ -255,6 +256,13 @@ def _get_catalog() -> dict[str, tuple[Voice, bytes]]:
     return _catalog
 
 
+def _package_version(name: str) -> str:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _prepare_text(text: str) -> bytes:
     # The pipeline already did this for jobs; previews and direct callers too.
     text = CONTROL_CHARS.sub(" ", speakable(text))
@@ -273,6 +281,11 @@ class EspeakProvider(Provider):
     name = "espeak"
     label = "eSpeak NG (built-in)"
     capabilities = Capabilities(sample_rates=(22050,))
+    # Some texts make libespeak-ng 1.52 segfault (e.g. "---लच्छेद" with "hi").
+    isolated = True
+
+    def engine_version(self, voice_id: str) -> str:
+        return f"espeakng-loader {_package_version('espeakng-loader')}"
 
     def is_available(self) -> bool:
         try:

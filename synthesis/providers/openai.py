@@ -49,6 +49,9 @@ class OpenAIProvider(Provider):
             native_multi_speaker=False, max_chars_per_request=settings.TTS_OPENAI_MAX_CHARS, sample_rates=(24000,)
         )
 
+    def engine_version(self, voice_id: str) -> str:
+        return f"{_base_url()} {settings.TTS_OPENAI_MODEL}"
+
     def __init__(self):
         self._voices = http.VoiceListCache(self._fetch_voices, ttl=settings.TTS_VOICES_CACHE_SECONDS)
 

@@ -20,6 +20,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,20 @@ def _load_voice(path: Path):
 class PiperProvider(Provider):
     name = "piper"
     label = "Piper (local neural)"
+    # onnxruntime and Piper's espeak-ng phonemizer are native code.
+    isolated = True
+
+    def engine_version(self, voice_id: str) -> str:
+        try:
+            piper_version = version("piper-tts")
+        except PackageNotFoundError:
+            piper_version = "unknown"
+        entry = self._get_catalog().get(voice_id)
+        model = ""
+        if entry is not None:
+            stat = entry[1].path.stat()
+            model = f"{entry[1].path.name} {stat.st_size} {int(stat.st_mtime)}"
+        return f"piper-tts {piper_version} {model}"
 
     def __init__(self):
         self._catalog: dict[str, tuple[Voice, _Model, int | None]] | None = None
