@@ -405,3 +405,45 @@ def wait_until(predicate, what, timeout=30):
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_whose_database_connection_drops_reconnects_and_completes(alice, scripted, caplog):
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("dropping one backend's connection needs PostgreSQL")
+    scripted.delay = 0.2
+    job = submit(
+        alice,
+        provider="scripted",
+        turns=[{"speaker": "A", "text": f"Line {i}.", "index": i} for i in range(10)],
+        voice_assignments=[{"speaker": "A", "voice_id": "en-us"}],
+    )
+    claimed = Job.objects.claim(job.pk, "w1")
+    dropped = []
+
+    def drop_the_runs_connection():
+        # What a PostgreSQL restart or a fail-over does to the worker's connection.
+        try:
+            wait_until(lambda: job.segments.count() >= 2, "two kept turns")
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+                dropped.extend(cursor.fetchall())
+        finally:
+            connection.close()
+
+    dropper = threading.Thread(target=drop_the_runs_connection)
+    dropper.start()
+    SynthesisRun(claimed).run()
+    dropper.join()
+    assert dropped, "no connection was dropped"
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == (Job.Status.COMPLETED, 1), (job.error_code, job.error_message)
+    assert scripted.calls == 10
+    assert "database unavailable" in caplog.text
