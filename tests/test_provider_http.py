@@ -78,6 +78,13 @@ def test_split_text_cuts_chinese_at_sentence_ends():
     assert http.split_text("他說：「今天天氣很好。」然後走了。", 12) == ["他說：「今天天氣很好。」", "然後走了。"]
 
 
+def test_split_text_cuts_next_to_a_mark_rather_than_inside_a_number():
+    # Found by the property test: no sentence end, clause mark, space or pair
+    # of ideographs in reach, but a quote mark between two numbers.
+    assert http.split_text("00000000000「00", 13) == ["00000000000「", "00"]
+    assert http.split_text("ab「cdefgh3.14", 11) == ["ab「", "cdefgh3.14"]
+
+
 def test_split_text_never_cuts_a_number():
     pieces = http.split_text("Pi is 3.14159 and e is 2.71828, roughly; 1,000,000 people.", 12)
     assert "".join(pieces) == "Pi is 3.14159 and e is 2.71828, roughly; 1,000,000 people."

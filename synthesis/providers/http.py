@@ -306,6 +306,9 @@ _CUTS = [
     # Last resort in Chinese and Japanese, written without spaces: between two
     # ideographs or kana, never inside a run of letters or digits.
     regex.compile(r"[\p{Han}\p{Hiragana}\p{Katakana}ー](?=[\p{Han}\p{Hiragana}\p{Katakana}ー])"),
+    # Then after any other mark ("「", "/"): still not inside a word, nor
+    # inside a number ("3.14", "1,000", "10:30").
+    regex.compile(r"[^\p{L}\p{N}\s](?!(?<=\d[.,:])\d)"),
 ]
 
 
