@@ -131,6 +131,8 @@ def _detail_beyond_summary(job: Job) -> dict:
         "result_metadata": job.result_metadata if completed and job.result_metadata else None,
         "audio_file_id": str(job.audio_file_id) if completed and job.audio_file_id else None,
         "retry_count": job.retry_count,
+        # Extension: the job this one re-renders (edit and re-render).
+        "based_on": str(job.based_on_id) if job.based_on_id else None,
         # Extension: runs started. Above 1, a run was interrupted (a worker
         # killed or restarted) and the job resumed from its kept turns.
         "attempts": job.attempts,
@@ -156,6 +158,34 @@ def request_hash(data) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def version_source(user, data) -> tuple[Job | None, list[int], dict]:
+    """``based_on`` and ``retake_turns`` (extensions of the original
+    contract): the user's own job this one re-renders, and the turns to speak
+    anew even if unchanged. Another user's job is "not found" like a made-up id."""
+    if not isinstance(data, dict):
+        return None, [], {}
+    errors, source, retake = {}, None, []
+    raw = data.get("based_on")
+    if raw is not None:
+        try:
+            source = Job.objects.for_user(user).filter(pk=uuid.UUID(str(raw))).first()
+        except ValueError:
+            source = None
+        if source is None:
+            errors["based_on"] = "No job of yours has this id."
+    raw_retake = data.get("retake_turns", [])
+    turns = data.get("turns") if isinstance(data.get("turns"), list) else []
+    if not isinstance(raw_retake, list) or not all(
+        isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(turns) for i in raw_retake
+    ):
+        errors["retake_turns"] = "A list of turn positions (0 to the number of turns - 1)."
+    elif raw_retake and raw is None:
+        errors["retake_turns"] = "Only with based_on: a retake is a new version of a job."
+    else:
+        retake = raw_retake
+    return source, retake, errors
+
+
 def submit_job(request):
     # Idempotency-Key (an extension of the original contract): a client that
     # lost the response can retry and get the same job, never a second one.
@@ -172,6 +202,9 @@ def submit_job(request):
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         # RecursionError: arrays nested thousands deep exhaust the decoder's stack.
         return error_response(400, "VALIDATION_ERROR", "The body is not valid JSON.", {"body": str(exc)})
+    source, retake, errors = version_source(request.user, data)
+    if errors:
+        return error_response(400, "VALIDATION_ERROR", "Some fields are not valid.", errors)
     try:
         provider, params = clean_job_request(data)
         job = Job.objects.submit(
@@ -180,6 +213,8 @@ def submit_job(request):
             provider=provider,
             idempotency_key=key or "",
             request_hash=request_hash(data) if key else "",
+            based_on=source,
+            retake_turns=retake,
         )
     except JobRequestInvalid as invalid:
         return error_response(400, "VALIDATION_ERROR", "Some fields are not valid.", invalid.errors)

@@ -126,14 +126,32 @@ DRY_RUN_EXACT_UP_TO = 1000
 
 
 class JobManager(models.Manager.from_queryset(JobQuerySet)):
-    def submit(self, user, params: dict, *, provider: str, idempotency_key: str = "", request_hash: str = "") -> "Job":
+    def submit(
+        self,
+        user,
+        params: dict,
+        *,
+        provider: str,
+        idempotency_key: str = "",
+        request_hash: str = "",
+        based_on: "Job | None" = None,
+        retake_turns: list[int] = (),
+    ) -> "Job":
         """Create a pending job for ``user`` and enqueue its task, or raise
         JobLimitExceeded. ``params`` must already be validated.
 
         With an ``idempotency_key`` (the API's Idempotency-Key header), a key
         this user sent in the last TTS_IDEMPOTENCY_KEY_HOURS returns that job
         instead (``job.replayed`` is True; nothing is created or counted), or
-        raises IdempotencyKeyReused when ``request_hash`` differs."""
+        raises IdempotencyKeyReused when ``request_hash`` differs.
+
+        ``based_on``: the user's own job this one re-renders (its unchanged
+        turns are not spoken again); ``retake_turns``: turns to speak anew
+        even so ("regenerate this line")."""
+        if based_on is not None and based_on.owner_id != user.pk:
+            # Segments are never shared across users; callers fetch the
+            # source through get_job_for_user, so this is a bug if it fires.
+            raise ValueError("A job can only be based on a job of the same user.")
         limit = settings.TTS_MAX_ACTIVE_JOBS_PER_USER
         with transaction.atomic():
             # Lock the user's row so concurrent submits by the same user queue
@@ -161,6 +179,8 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
                 progress_total=len(params["turns"]),
                 idempotency_key=idempotency_key,
                 request_hash=request_hash if idempotency_key else "",
+                based_on=based_on,
+                retake_turns=sorted(set(retake_turns)),
             )
             # The ORM broker writes the queue row in this same transaction, so
             # a job is never committed without its task, nor a task without its
@@ -431,6 +451,13 @@ class Job(models.Model):
     # with: a retry of the same request returns this job (see submit()).
     idempotency_key = models.CharField(max_length=255, blank=True, default="", editable=False)
     request_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    # Edit and re-render: the job this one is a new version of (always the
+    # same owner's). Its run reuses that job's kept segments for every turn
+    # whose sound would not change, except the turns in ``retake_turns``.
+    based_on = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="versions", editable=False
+    )
+    retake_turns = models.JSONField(default=list, blank=True, editable=False)
 
     objects = JobManager()
 

@@ -138,6 +138,23 @@ def schemas() -> dict:
                     "maximum": CROSSFADE_RANGE[1],
                     "default": DEFAULT_CROSSFADE_MS,
                 },
+                "based_on": {
+                    "type": ["string", "null"],
+                    "format": "uuid",
+                    "description": (
+                        "Extension: edit and re-render. The id of one of your jobs this one is a new version of: "
+                        "every turn whose sound would not change (same provider, voice, language and text) is "
+                        "copied from that job's kept turns instead of being synthesized again."
+                    ),
+                },
+                "retake_turns": {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 0},
+                    "description": (
+                        "Extension, with based_on: positions of turns to synthesize anew even though unchanged "
+                        "(a new take; identical for deterministic engines such as eSpeak)."
+                    ),
+                },
             },
         },
         "JobSummary": {
@@ -200,6 +217,10 @@ def schemas() -> dict:
                     "description": "The audio file's id; set only on completed jobs.",
                 },
                 "retry_count": {"type": "integer", "minimum": 0},
+                "based_on": {
+                    **NULLABLE_STRING,
+                    "description": "Extension: the job this one is a new version of (edit and re-render), if any.",
+                },
                 "attempts": {
                     "type": "integer",
                     "minimum": 0,

@@ -30,7 +30,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
-from synthesis import waveform
+from synthesis import versions, waveform
 from synthesis.audio import Audio, render_dialogue
 from synthesis.isolation import POLL_SECONDS, ChildEngine, EngineCrashed, ThreadEngine, engine_for
 from synthesis.models import Job, Segment
@@ -398,6 +398,10 @@ class SynthesisRun:
             turns = self.spoken_turns()
             keys = self.turn_keys(provider, turns)
             kept = self.db(lambda: self.kept_segments(keys))
+            # A new version of an edited dialogue: what didn't change is
+            # copied from the version it came from, not spoken again.
+            if job.based_on_id and len(kept) < len(keys) and self.db(lambda: versions.reuse_segments(job, keys)):
+                kept = self.db(lambda: self.kept_segments(keys))
             if len(kept) < len(keys):
                 engine.prepare()
             self.heartbeat.start()

@@ -1,0 +1,94 @@
+"""Edit and re-render: a new version of a job reuses the kept segments of the
+job it is based on for every turn whose sound would not change.
+
+A turn's sound is named by its content key (provider, engine version, voice,
+language, text after clean-up, mode: ``synthesis.segments.content_key``), so
+"unchanged" needs no diff of the scripts: a turn of the new version whose key
+is among the source's segments is copied, whatever its position (lines moved,
+inserted or deleted around it); everything else is spoken. The copy is a new
+file in the new job's folder, so each job still owns its segments and
+deleting either version never breaks the other; the source is always the same
+user's job (``Job.objects.submit`` refuses another user's).
+"""
+
+import logging
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+from synthesis.models import Job, Segment
+
+log = logging.getLogger("synthesis.jobs")
+
+
+def reuse_segments(job: Job, keys: list[str]) -> int:
+    """Copy the source's segments into ``job`` for its turns that have none
+    yet and are not to be retaken. Safe to run again (a retried run): turns
+    that already have a segment are skipped. Returns how many were copied."""
+    if job.based_on_id is None:
+        return 0
+    source = Job.objects.filter(pk=job.based_on_id, owner_id=job.owner_id).first()
+    if source is None:  # deleted since, or (never) someone else's
+        return 0
+    by_key = {segment.content_key: segment for segment in Segment.objects.filter(job=source)}
+    have = set(Segment.objects.filter(job=job).values_list("turn_index", flat=True))
+    retake = set(job.retake_turns or [])
+    copies = []
+    try:
+        for index, key in enumerate(keys):
+            segment = by_key.get(key)
+            if segment is None or index in have or index in retake:
+                continue
+            copy = Segment(
+                job=job, turn_index=index, content_key=key, frames=segment.frames, sample_rate=segment.sample_rate
+            )
+            # The file first: a row never points at a file that isn't there.
+            with segment.file.open("rb") as f:
+                copy.file.save(f"turn.{segment.file.name.rsplit('.', 1)[-1]}", ContentFile(f.read()), save=False)
+            copies.append(copy)
+        if not copies:
+            return 0
+        with transaction.atomic():
+            # One progress move for all of them, with this run's token: a run
+            # that lost the job writes nothing; it notices at its next move.
+            owned = job.record_progress(len(have) + len(copies))
+            if owned:
+                Segment.objects.bulk_create(copies)
+    except BaseException:
+        delete_files(copies)
+        raise
+    if not owned:
+        delete_files(copies)
+        return 0
+    log.info("job reused job_id=%s from=%s segments=%d of %d", job.pk, source.pk, len(copies), len(keys))
+    return len(copies)
+
+
+def delete_files(segments):
+    for segment in segments:
+        try:
+            segment.file.storage.delete(segment.file.name)
+        except Exception:
+            log.exception("could not delete a copied segment job_id=%s", segment.job_id)
+
+
+def versions_of(job: Job) -> list[Job]:
+    """Every version in the job's family (the first one and all re-renders
+    of it, and of them), oldest first: what the job page lists."""
+    root = job
+    seen = {root.pk}
+    while root.based_on_id and root.based_on_id not in seen:
+        parent = Job.objects.filter(pk=root.based_on_id, owner_id=job.owner_id).only("id", "based_on").first()
+        if parent is None:
+            break
+        seen.add(parent.pk)
+        root = parent
+    family, frontier = [root.pk], [root.pk]
+    while frontier:
+        frontier = list(
+            Job.objects.filter(based_on__in=frontier, owner_id=job.owner_id)
+            .exclude(pk__in=family)
+            .values_list("pk", flat=True)
+        )
+        family.extend(frontier)
+    return list(Job.objects.filter(pk__in=family).order_by("created_at").only("id", "title", "status", "created_at"))
