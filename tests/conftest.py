@@ -119,3 +119,14 @@ def pytest_configure(config):
     # password to round-trip. Processes the tests start (make run, gunicorn)
     # keep the real hashers: they never check a password this process set.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def token_header(live_server, django_user_model, settings):
+    # A roomy job limit so valid submissions are accepted rather than all 429.
+    settings.TTS_MAX_ACTIVE_JOBS_PER_USER = 1000
+    user = django_user_model.objects.create_user("fuzzer", "fuzzer@example.com", "fuzzer-password")
+    from synthesis.models import ApiToken
+
+    _, secret = ApiToken.objects.create_token(user, "schemathesis")
+    return {"Authorization": f"Bearer {secret}"}

@@ -17,7 +17,6 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from openapi_core import OpenAPI
 from openapi_core.contrib.django import DjangoOpenAPIRequest, DjangoOpenAPIResponse
-from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -28,6 +27,7 @@ from schemathesis.checks import (
 
 from synthesis.models import ApiToken, Job
 from synthesis.tasks import run_synthesis
+from tests.fuzzing import fuzz_cases
 
 ORIGINAL = Path(__file__).resolve().parents[1].parent / "shared" / "original" / "jobs-api.yaml"
 BASE_PATH = "/api/v1"  # the original document's server URL
@@ -62,20 +62,7 @@ def operations():
     return [op.ok() for op in original_schema().get_all_operations()]
 
 
-CASES = [
-    pytest.param(op, mode, id=f"{op.label} {mode.value}")
-    for op in operations()
-    for mode in GenerationMode
-    if mode == GenerationMode.POSITIVE or op.path_parameters or op.query or op.body
-]
-
-
-@pytest.fixture
-def token_header(live_server, django_user_model, settings):
-    settings.TTS_MAX_ACTIVE_JOBS_PER_USER = 1000
-    user = django_user_model.objects.create_user("original", "original@example.com", "original-password")
-    _, secret = ApiToken.objects.create_token(user, "original contract")
-    return {"Authorization": f"Bearer {secret}"}
+CASES = fuzz_cases(operations())
 
 
 @pytest.mark.parametrize("operation, mode", CASES)

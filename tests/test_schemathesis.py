@@ -9,7 +9,6 @@ plugin (``schemathesis.pytest.from_fixture``) does not run under pytest 9.
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis import GenerationMode
 from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
@@ -18,8 +17,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from synthesis.models import ApiToken
 from synthesis.openapi import build_openapi
+from tests.fuzzing import fuzz_cases
 
 CHECKS = [
     not_a_server_error,
@@ -32,22 +31,7 @@ CHECKS = [
 MAX_EXAMPLES = 20
 
 OPERATIONS = [op.ok() for op in schemathesis.openapi.from_dict(build_openapi()).get_all_operations()]
-CASES = [
-    pytest.param(op, mode, id=f"{op.label} {mode.value}")
-    for op in OPERATIONS
-    for mode in GenerationMode
-    # An operation with no parameters and no body has no invalid request to make.
-    if mode == GenerationMode.POSITIVE or op.path_parameters or op.query or op.body
-]
-
-
-@pytest.fixture
-def token_header(live_server, django_user_model, settings):
-    # A roomy job limit so valid submissions are accepted rather than all 429.
-    settings.TTS_MAX_ACTIVE_JOBS_PER_USER = 1000
-    user = django_user_model.objects.create_user("fuzzer", "fuzzer@example.com", "fuzzer-password")
-    _, secret = ApiToken.objects.create_token(user, "schemathesis")
-    return {"Authorization": f"Bearer {secret}"}
+CASES = fuzz_cases(OPERATIONS)
 
 
 @pytest.mark.parametrize("operation, mode", CASES)
