@@ -26,7 +26,14 @@ from multiprocessing import Pipe
 import numpy as np
 
 from synthesis.audio import Audio
-from synthesis.providers.base import PermanentProviderError, Provider, ProviderError, TransientProviderError
+from synthesis.providers.base import (
+    DEFAULT_SETTINGS,
+    PermanentProviderError,
+    Provider,
+    ProviderError,
+    TransientProviderError,
+    VoiceSettings,
+)
 
 # How often a waiting run calls its ``check``.
 POLL_SECONDS = 0.2
@@ -40,6 +47,17 @@ class EngineCrashed(Exception):
         self.how = how
 
 
+def _settings_argument(voice_settings: VoiceSettings | None) -> dict:
+    # Only changed settings are passed: a job without any makes exactly the
+    # call it made before settings existed (and so does any stand-in engine
+    # written against the older signature).
+    return {"voice_settings": voice_settings} if voice_settings and voice_settings.changed() else {}
+
+
+def _dialogue_settings_argument(voice_settings: list[VoiceSettings] | None) -> dict:
+    return {"voice_settings": voice_settings} if voice_settings and any(s.changed() for s in voice_settings) else {}
+
+
 class ThreadEngine:
     """Calls in a daemon thread of this process: an abandoned call finishes
     (or not) in the background and its result is dropped."""
@@ -50,11 +68,29 @@ class ThreadEngine:
     def prepare(self):
         pass
 
-    def synthesize(self, text: str, voice_id: str, language: str | None, check: Callable[[], None]) -> Audio:
-        return _wait_in_thread(lambda: self.provider.synthesize(text, voice_id, language), check)
+    def synthesize(
+        self,
+        text: str,
+        voice_id: str,
+        language: str | None,
+        check: Callable[[], None],
+        voice_settings: VoiceSettings = DEFAULT_SETTINGS,
+    ) -> Audio:
+        return _wait_in_thread(
+            lambda: self.provider.synthesize(text, voice_id, language, **_settings_argument(voice_settings)), check
+        )
 
-    def synthesize_dialogue(self, request: list[tuple[str, str]], language: str | None, check: Callable[[], None]):
-        return _wait_in_thread(lambda: self.provider.synthesize_dialogue(request, language), check)
+    def synthesize_dialogue(
+        self,
+        request: list[tuple[str, str]],
+        language: str | None,
+        check: Callable[[], None],
+        voice_settings: list[VoiceSettings] | None = None,
+    ):
+        return _wait_in_thread(
+            lambda: self.provider.synthesize_dialogue(request, language, **_dialogue_settings_argument(voice_settings)),
+            check,
+        )
 
     def close(self):
         pass
@@ -99,7 +135,7 @@ class ChildEngine:
         if self.pid is None:
             self._start()
 
-    def synthesize_dialogue(self, request, language, check):
+    def synthesize_dialogue(self, request, language, check, voice_settings=None):
         raise NotImplementedError("isolated engines speak one turn at a time")
 
     def _start(self):
@@ -119,11 +155,18 @@ class ChildEngine:
         child_end.close()
         self.pid, self.conn = pid, parent_end
 
-    def synthesize(self, text: str, voice_id: str, language: str | None, check: Callable[[], None]) -> Audio:
+    def synthesize(
+        self,
+        text: str,
+        voice_id: str,
+        language: str | None,
+        check: Callable[[], None],
+        voice_settings: VoiceSettings = DEFAULT_SETTINGS,
+    ) -> Audio:
         if self.pid is None:
             self._start()
         try:
-            self.conn.send((text, voice_id, language))
+            self.conn.send((text, voice_id, language, voice_settings))
             # A dead child closes its end of the pipe: poll() then returns
             # True and recv() raises EOFError.
             while not self.conn.poll(POLL_SECONDS):
@@ -177,9 +220,9 @@ def _serve(provider: Provider, conn):
             request = conn.recv()
         except (EOFError, OSError):
             return
-        text, voice_id, language = request
+        text, voice_id, language, voice_settings = request
         try:
-            audio = provider.synthesize(text, voice_id, language)
+            audio = provider.synthesize(text, voice_id, language, **_settings_argument(voice_settings))
             reply = ("ok", np.asarray(audio.samples, dtype=np.float32), audio.sample_rate)
         except ProviderError as error:
             reply = ("error", error.transient, error.message, error.code, error.retry_after)

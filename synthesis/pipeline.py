@@ -35,7 +35,7 @@ from synthesis.audio import Audio, render_dialogue
 from synthesis.isolation import POLL_SECONDS, ChildEngine, EngineCrashed, ThreadEngine, engine_for
 from synthesis.models import Job, Segment
 from synthesis.providers import PermanentProviderError, Provider, ProviderError, get_provider
-from synthesis.providers.base import Capabilities
+from synthesis.providers.base import Capabilities, VoiceSettings
 from synthesis.segments import content_key, encode_lossless
 from synthesis.speakable import has_speech, speakable
 
@@ -89,6 +89,11 @@ def batches_for(turns: list[dict], capabilities: Capabilities) -> list[list[dict
     if current:
         batches.append(current)
     return batches
+
+
+def speaker_settings(params: dict) -> dict[str, VoiceSettings]:
+    """Each speaker's voice settings (jobs from before settings: the defaults)."""
+    return {a["speaker"]: VoiceSettings.of(a) for a in params["voice_assignments"]}
 
 
 class RunHeartbeat:
@@ -276,23 +281,29 @@ class SynthesisRun:
         """Synthesize the turns without a kept segment, keeping each as it comes."""
         params = self.job.input_params
         voices = {a["speaker"]: a["voice_id"] for a in params["voice_assignments"]}
+        voice_settings = speaker_settings(params)
         language = params.get("language")
         missing = [dict(turns[i], position=i) for i in range(len(turns)) if i not in kept]
         if provider.capabilities.native_multi_speaker:
             for batch in batches_for(missing, provider.capabilities):
                 request = [(t["text"], voices[t["speaker"]]) for t in batch]
+                settings_of_batch = [voice_settings[t["speaker"]] for t in batch]
                 # The call runs inside with_retries before the loop moves on: binding is safe.
                 result = self.with_retries(
-                    lambda request=request: engine.synthesize_dialogue(request, language, self.check)
+                    lambda request=request, batch_settings=settings_of_batch: engine.synthesize_dialogue(
+                        request, language, self.check, batch_settings
+                    )
                 )
                 for turn, piece in zip(batch, result.turns):
                     self.keep(kept, turn["position"], keys[turn["position"]], piece)
             return
         for turn in missing:
-            text, voice = turn["text"], voices[turn["speaker"]]
+            text, voice, settings_of_turn = turn["text"], voices[turn["speaker"]], voice_settings[turn["speaker"]]
             try:
                 piece = self.with_retries(
-                    lambda text=text, voice=voice: engine.synthesize(text, voice, language, self.check)
+                    lambda text=text, voice=voice, settings_of_turn=settings_of_turn: engine.synthesize(
+                        text, voice, language, self.check, settings_of_turn
+                    )
                 )
             except EngineCrashed as crash:
                 # Permanent: the same text would crash the engine again.

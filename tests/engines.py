@@ -26,13 +26,13 @@ class ScriptedEspeak(EspeakProvider):
         self.delay = float(os.getenv("TTS_TEST_TURN_DELAY", "0"))
         self.calls = 0
 
-    def synthesize(self, text, voice_id, language=None):
+    def synthesize(self, text, voice_id, language=None, **kwargs):
         self.calls += 1
         if self.delay:
             time.sleep(self.delay)
         if self.script:
             raise self.script.pop(0)
-        return super().synthesize(text, voice_id, language)
+        return super().synthesize(text, voice_id, language, **kwargs)
 
 
 def transient(message="The engine is busy.", retry_after=None):
@@ -59,7 +59,7 @@ class CrashingEspeak(EspeakProvider):
     label = "eSpeak that segfaults on a word (tests)"
     isolated = True
 
-    def synthesize(self, text, voice_id, language=None):
+    def synthesize(self, text, voice_id, language=None, **kwargs):
         if CRASH_WORD in text:
             ctypes.string_at(0)
-        return super().synthesize(text, voice_id, language)
+        return super().synthesize(text, voice_id, language, **kwargs)

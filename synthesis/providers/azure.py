@@ -15,6 +15,7 @@ is cut at its longest pauses into one piece per turn.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 from django.conf import settings
@@ -22,7 +23,7 @@ from django.conf import settings
 from synthesis.audio import Audio
 
 from . import http
-from .base import Capabilities, DialogueAudio, Provider, Voice
+from .base import DEFAULT_SETTINGS, Capabilities, DialogueAudio, Provider, Voice, VoiceSettings
 
 SERVICE = "Azure Speech"
 OUTPUT_FORMAT = "riff-24khz-16bit-mono-pcm"
@@ -117,10 +118,18 @@ class AzureProvider(Provider):
             )
         return voices
 
-    def synthesize(self, text: str, voice_id: str, language: str | None = None) -> Audio:
+    def synthesize(
+        self, text: str, voice_id: str, language: str | None = None, *, voice_settings: VoiceSettings = DEFAULT_SETTINGS
+    ) -> Audio:
         return self.synthesize_dialogue([(text, voice_id)], language).turns[0]
 
-    def synthesize_dialogue(self, turns: list[tuple[str, str]], language: str | None = None) -> DialogueAudio:
+    def synthesize_dialogue(
+        self,
+        turns: list[tuple[str, str]],
+        language: str | None = None,
+        *,
+        voice_settings: Sequence[VoiceSettings] | None = None,
+    ) -> DialogueAudio:
         pieces = []
         for request in http.plan_requests(turns, settings.TTS_AZURE_MAX_CHARS, MAX_VOICE_ELEMENTS):
             ssml = build_ssml([(text, voice) for _, text, voice in request], language)

@@ -7,6 +7,7 @@ and storage, so a provider only has to say whether a failure is worth retrying.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from synthesis.audio import Audio
@@ -50,6 +51,49 @@ class DialogueAudio:
     turns: list[Audio] = field(default_factory=list)
 
 
+# What a speaker's voice settings may be (the API's ranges). A provider may
+# accept a narrower range (ElevenLabs' speed) or not a setting at all.
+SPEED_RANGE = (0.5, 2.0)
+PITCH_RANGE = (-12.0, 12.0)  # semitones
+VOLUME_RANGE = (0.0, 2.0)
+
+
+@dataclass(frozen=True)
+class VoiceSettings:
+    """How a speaker's voice is changed: ``speed`` (a factor: 2.0 speaks in
+    half the time), ``pitch`` (semitones up or down) and ``volume`` (a gain
+    factor, applied when the dialogue is assembled, never by a provider). The
+    defaults change nothing."""
+
+    speed: float = 1.0
+    pitch: float = 0.0
+    volume: float = 1.0
+
+    @classmethod
+    def of(cls, assignment: dict) -> VoiceSettings:
+        """The settings of a voice assignment in ``input_params`` (older jobs
+        have none: the defaults)."""
+        return cls(
+            speed=float(assignment.get("speed", 1.0)),
+            pitch=float(assignment.get("pitch", 0.0)),
+            volume=float(assignment.get("volume", 1.0)),
+        )
+
+    def changed(self) -> dict[str, float]:
+        """The settings that differ from the defaults, by name."""
+        default = VoiceSettings()
+        return {name: getattr(self, name) for name in SETTING_NAMES if getattr(self, name) != getattr(default, name)}
+
+    def sound(self) -> dict[str, float]:
+        """The changed settings that a provider turns into sound (not volume,
+        which assembly applies): part of a kept segment's content key."""
+        return {name: value for name, value in self.changed().items() if name != "volume"}
+
+
+SETTING_NAMES = ("speed", "pitch", "volume")
+DEFAULT_SETTINGS = VoiceSettings()
+
+
 class ProviderError(Exception):
     """A synthesis failure. ``message`` is shown to the user: it must never
     contain a secret."""
@@ -83,6 +127,10 @@ class Provider:
     name: str = ""
     label: str = ""
     capabilities: Capabilities = Capabilities()
+    # The voice settings this provider honours, with the range it accepts
+    # (within the API's). Volume is applied in assembly, so every provider
+    # has it; an unlisted setting changed from its default is refused (400).
+    supported_settings: dict[str, tuple[float, float]] = {"volume": VOLUME_RANGE}
     # Native code in this process (ctypes, onnxruntime): the worker runs the
     # engine in a child process, so a crash fails one job, not the worker.
     isolated: bool = False
@@ -116,9 +164,20 @@ class Provider:
         kept segment's content key, so an upgrade is never mixed with old turns."""
         return ""
 
-    def synthesize(self, text: str, voice_id: str, language: str | None = None) -> Audio:
+    def synthesize(
+        self, text: str, voice_id: str, language: str | None = None, *, voice_settings: VoiceSettings = DEFAULT_SETTINGS
+    ) -> Audio:
+        """``voice_settings``: speed and pitch as far as ``supported_settings`` lists
+        them (validation refused the others); volume is not the provider's."""
         raise NotImplementedError
 
-    def synthesize_dialogue(self, turns: list[tuple[str, str]], language: str | None = None) -> DialogueAudio:
-        """``turns`` is [(text, voice_id), ...]. Only for native providers."""
+    def synthesize_dialogue(
+        self,
+        turns: list[tuple[str, str]],
+        language: str | None = None,
+        *,
+        voice_settings: Sequence[VoiceSettings] | None = None,
+    ) -> DialogueAudio:
+        """``turns`` is [(text, voice_id), ...]; ``voice_settings`` one per turn
+        (None: the defaults for all). Only for native providers."""
         raise NotImplementedError

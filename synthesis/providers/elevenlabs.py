@@ -20,6 +20,7 @@ import binascii
 import json
 import re
 import urllib.parse
+from collections.abc import Sequence
 
 from django.conf import settings
 
@@ -27,7 +28,7 @@ from synthesis.audio import Audio
 from synthesis.language import ISO_639_1, spoken
 
 from . import http
-from .base import Capabilities, DialogueAudio, PermanentProviderError, Provider, Voice
+from .base import DEFAULT_SETTINGS, Capabilities, DialogueAudio, PermanentProviderError, Provider, Voice, VoiceSettings
 
 SERVICE = "ElevenLabs"
 SAMPLE_RATE = 24000
@@ -126,7 +127,9 @@ class ElevenLabsProvider(Provider):
             payload["language_code"] = code
         return payload
 
-    def synthesize(self, text: str, voice_id: str, language: str | None = None) -> Audio:
+    def synthesize(
+        self, text: str, voice_id: str, language: str | None = None, *, voice_settings: VoiceSettings = DEFAULT_SETTINGS
+    ) -> Audio:
         pieces = []
         for part in http.request_texts(text, MAX_TTS_CHARS):
             response = self._call(
@@ -138,7 +141,13 @@ class ElevenLabsProvider(Provider):
             pieces.append((0, http.pcm16_audio(response.body, SAMPLE_RATE)))
         return http.join_pieces(1, pieces)[0]
 
-    def synthesize_dialogue(self, turns: list[tuple[str, str]], language: str | None = None) -> DialogueAudio:
+    def synthesize_dialogue(
+        self,
+        turns: list[tuple[str, str]],
+        language: str | None = None,
+        *,
+        voice_settings: Sequence[VoiceSettings] | None = None,
+    ) -> DialogueAudio:
         pieces = []
         for request in http.plan_requests(turns, settings.TTS_ELEVENLABS_MAX_CHARS, MAX_DIALOGUE_INPUTS):
             inputs = [{"text": text, "voice_id": voice_id} for _, text, voice_id in request]

@@ -22,7 +22,7 @@ from synthesis.audio import Audio
 from synthesis.language import engine_tag
 from synthesis.speakable import speakable
 
-from .base import Capabilities, PermanentProviderError, Provider, Voice
+from .base import DEFAULT_SETTINGS, Capabilities, PermanentProviderError, Provider, Voice, VoiceSettings
 
 # Constants from espeak-ng's speak_lib.h.
 AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -354,7 +354,9 @@ class EspeakProvider(Provider):
         with _lock:
             return _get_engine().phonemes(_prepare_text(text), catalog[voice_id][1])
 
-    def synthesize(self, text: str, voice_id: str, language: str | None = None) -> Audio:
+    def synthesize(
+        self, text: str, voice_id: str, language: str | None = None, *, voice_settings: VoiceSettings = DEFAULT_SETTINGS
+    ) -> Audio:
         """``language`` is ignored: an eSpeak voice is a language."""
         catalog = _get_catalog()
         if voice_id not in catalog:

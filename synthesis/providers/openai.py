@@ -20,7 +20,7 @@ from django.conf import settings
 from synthesis.audio import Audio
 
 from . import http
-from .base import Capabilities, PermanentProviderError, Provider, Voice
+from .base import DEFAULT_SETTINGS, Capabilities, PermanentProviderError, Provider, Voice, VoiceSettings
 
 # OpenAI's documented built-in voices (API reference, "Create speech"), used
 # when neither the settings nor the server list any.
@@ -99,7 +99,9 @@ class OpenAIProvider(Provider):
         names = [v if isinstance(v, str) else (v.get("id") or v.get("name")) for v in listed if v]
         return [n for n in names if isinstance(n, str) and n]
 
-    def synthesize(self, text: str, voice_id: str, language: str | None = None) -> Audio:
+    def synthesize(
+        self, text: str, voice_id: str, language: str | None = None, *, voice_settings: VoiceSettings = DEFAULT_SETTINGS
+    ) -> Audio:
         """``language`` is not part of this API: the voices read any language."""
         pieces = [self._request(part, voice_id) for part in http.request_texts(text, settings.TTS_OPENAI_MAX_CHARS)]
         if len(pieces) == 1:

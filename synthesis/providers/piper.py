@@ -28,7 +28,7 @@ from django.conf import settings
 
 from synthesis.audio import Audio
 
-from .base import Capabilities, PermanentProviderError, Provider, Voice
+from .base import DEFAULT_SETTINGS, Capabilities, PermanentProviderError, Provider, Voice, VoiceSettings
 
 log = logging.getLogger("synthesis.providers")
 
@@ -172,7 +172,9 @@ class PiperProvider(Provider):
     def voice_ids(self) -> set[str]:
         return set(self._get_catalog())
 
-    def synthesize(self, text: str, voice_id: str, language: str | None = None) -> Audio:
+    def synthesize(
+        self, text: str, voice_id: str, language: str | None = None, *, voice_settings: VoiceSettings = DEFAULT_SETTINGS
+    ) -> Audio:
         """``language`` is ignored: a Piper model speaks one language."""
         entry = self._get_catalog().get(voice_id)
         if entry is None:
