@@ -1,6 +1,9 @@
-"""Streaming render (synthesis.audio.render_dialogue): peak memory and speed; prints JSON.
+"""Streaming render (synthesis.audio.render_dialogue): peak memory and speed,
+and whole jobs through the worker task; prints JSON.
 
     .venv/bin/python bench/render.py [memory] [speed] [--keep DIR]
+    .venv/bin/python bench/render.py job|rerender [--provider espeak|openai]
+        [--latency 0.5] [--turns 300] [--profile first|rerender]
 
 ``--keep DIR`` keeps the synthesized turns in DIR and reuses them next time.
 
@@ -20,8 +23,28 @@ speed — a 300-turn eSpeak dialogue (3 voices, about 19 minutes): engine time,
     then the old way (assemble_dialogue + soundfile's one-shot encode, as the
     pipeline did) and render_dialogue to MP3 and to raw float32 (no encoding:
     the difference is the encoding's share). Best of 3 for the renders.
+
+job — the 300-turn dialogue as a job: submitted, then run by
+    ``synthesis.tasks.run_synthesis`` in this process (as a worker runs it,
+    after a 3-turn warm-up job: the engine's child process forked), on a fresh
+    SQLite database and media folder (``DATABASE_URL`` to use another
+    database). Prints its wall time, the worker's CPU seconds (all threads)
+    and the eSpeak child's, the provider calls, and the wall seconds of each
+    step (provider calls, keeping segments, loading them, mixing + encoding).
+
+rerender — the same job, then a new version of it (``based_on``) with one
+    line in the middle edited: both jobs' figures, and the re-render's wall
+    time as a fraction of the first job's and of the first job's time in
+    provider calls. ``--provider openai`` uses the OpenAI fake of tests/fakes
+    over real HTTP, in a process of its own (its CPU is not the worker's),
+    each speech request answered ``--latency`` seconds later than it could
+    be: a cloud service's time per request.
+
+``--profile first|rerender`` prints a cProfile of that run on stderr
+(``BENCH_PROFILE_LINES``, default 35).
 """
 
+import io
 import json
 import os
 import subprocess
@@ -154,6 +177,8 @@ def child(*args):
     out = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=ROOT)
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])
+    if args[0] == "--pipeline":
+        sys.stderr.write(out.stderr)  # a profile, when asked for
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -176,8 +201,6 @@ def memory(keep=None):
 
 
 def speed():
-    import io
-
     import numpy as np
     import soundfile as sf
 
@@ -243,14 +266,216 @@ def speed():
     }
 
 
+# --- job / rerender: the whole pipeline, through the worker task -----------------
+
+CLOUD_VOICES = ("alloy", "echo", "nova")
+
+
+def serve_openai(latency):
+    """Child process: the OpenAI fake of tests/fakes over real HTTP, each speech
+    request answered after ``latency`` seconds more (a cloud service's time)."""
+    from tests.fakes.openai import OpenAIFake
+
+    class SlowOpenAI(OpenAIFake):
+        def handle(self, request):
+            if self.is_synthesis(request):
+                time.sleep(latency)
+            return super().handle(request)
+
+    with SlowOpenAI() as fake:
+        print(json.dumps(fake.provider_settings()), flush=True)
+        sys.stdin.read()  # until the bench closes our stdin
+
+
+def cpu_of(pid):
+    """user + sys seconds of a process (a live one: the engine's child)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Phases:
+    """Wall seconds spent in the pipeline's steps, by wrapping them."""
+
+    def __init__(self):
+        self.seconds = {}
+        self.calls = {}
+
+    def wrap(self, owner, name, label):
+        original = getattr(owner, name)
+        phases = self
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                phases.seconds[label] = phases.seconds.get(label, 0.0) + time.perf_counter() - started
+                phases.calls[label] = phases.calls.get(label, 0) + 1
+
+        setattr(owner, name, timed)
+
+    def take(self):
+        out = {k: round(v, 3) for k, v in sorted(self.seconds.items())}
+        calls = dict(self.calls)
+        self.seconds, self.calls = {}, {}
+        return out, calls
+
+
+def pipeline_child(provider_name, latency, turns_count, edit, profile):
+    """Child process: a fresh database and media folder, one job of the
+    300-turn dialogue through ``run_synthesis``, then (``edit``) a new version
+    with one line edited, based on it. Prints JSON."""
+    import tempfile as tf
+
+    folder = Path(tf.mkdtemp(prefix="bench-rerender-"))
+    os.environ["DEBUG"] = "1"
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{folder / 'db.sqlite3'}")
+    os.environ["MEDIA_ROOT"] = str(folder / "media")
+    fake = None
+    if provider_name == "openai":
+        fake = subprocess.Popen(
+            [sys.executable, __file__, "--serve-openai", str(latency)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+        )  # fmt: skip
+        os.environ.update(json.loads(fake.stdout.readline()))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "ttsjobs.settings"
+    import django
+
+    django.setup()
+    import logging
+
+    logging.disable(logging.INFO)
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from synthesis import isolation, pipeline, versions
+    from synthesis.models import Job, Segment
+    from synthesis.tasks import run_synthesis
+    from synthesis.validation import clean_job_request
+
+    try:
+        call_command("migrate", verbosity=0)
+        user = get_user_model().objects.create_user("bench", "bench@example.com", "bench-password")
+        voices = CLOUD_VOICES if provider_name == "openai" else ("en-us", "en-gb+m3", "en-us+f3")
+        speakers = ("Alice", "Bob", "Carol")
+        lines = dialogue_300()[:turns_count]
+        texts = [text for text, _ in lines]
+
+        phases = Phases()
+        for cls in (isolation.ChildEngine, isolation.ThreadEngine):
+            phases.wrap(cls, "synthesize", "provider_calls")
+        phases.wrap(pipeline.SynthesisRun, "keep", "keep_segment (lossless encode, store, row)")
+        phases.wrap(pipeline, "encode_lossless", "lossless_encode")
+        phases.wrap(pipeline.SynthesisRun, "kept_segments", "kept_segments query")
+        phases.wrap(versions, "reuse_segments", "reuse_segments")
+        phases.wrap(Segment, "load", "segment_load (in render)")
+        phases.wrap(pipeline.SynthesisRun, "render_and_store", "render_and_store")
+        phases.wrap(pipeline, "render_dialogue", "render_dialogue (mix + encode)")
+
+        def submit(texts, based_on=None):
+            body = {
+                "provider": provider_name,
+                "title": "bench",
+                "language": "en",
+                "output_format": "mp3",
+                "gap_ms": 300,
+                "crossfade_ms": 50,
+                "turns": [{"speaker": speakers[i % 3], "text": t, "index": i} for i, t in enumerate(texts)],
+                "voice_assignments": [{"speaker": s, "voice_id": v} for s, v in zip(speakers, voices)],
+            }
+            provider, params = clean_job_request(body)
+            return Job.objects.submit(user, params, provider=provider, based_on=based_on)
+
+        def run(job, label):
+            child = isolation._children.get(provider_name)
+            child_cpu = cpu_of(child.pid) if child and child.pid else 0.0
+            profiler = None
+            if profile == label:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
+            started, cpu = time.perf_counter(), time.process_time()
+            status = run_synthesis(str(job.pk))
+            wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+            if profiler:
+                import pstats
+
+                profiler.disable()
+                stream = io.StringIO()
+                lines = int(os.getenv("BENCH_PROFILE_LINES", "35"))
+                pstats.Stats(profiler, stream=stream).sort_stats("cumulative").print_stats(lines)
+                print(stream.getvalue(), file=sys.stderr)
+            child = isolation._children.get(provider_name)
+            engine_cpu = (cpu_of(child.pid) - child_cpu) if child and child.pid else 0.0
+            job.refresh_from_db()
+            seconds, counts = phases.take()
+            return {
+                "status": status,
+                "wall_seconds": round(wall, 2),
+                "worker_cpu_seconds": round(cpu, 2),
+                "engine_child_cpu_seconds": round(engine_cpu, 2),
+                "provider_calls": counts.get("provider_calls", 0),
+                "phases_wall_seconds": seconds,
+                "segments": Segment.objects.filter(job=job).count(),
+                "audio_seconds": round(job.result_metadata.get("duration_ms", 0) / 1000, 1),
+            }
+
+        # A warm worker: the engine's child forked and its voices loaded, as
+        # they are in a worker that has run a job before.
+        warm = run(submit(["Warm up.", "Warm up.", "Warm up."]), "warm")
+        first_job = submit(texts)
+        first = run(first_job, "first")
+        result = {"provider": provider_name, "turns": len(texts), "warm_up": warm["wall_seconds"], "first": first}
+        if provider_name == "openai":
+            result["latency_per_request_seconds"] = latency
+        if edit:
+            edited = list(texts)
+            edited[len(texts) // 2] = "This line was edited after listening."
+            second = run(submit(edited, based_on=first_job), "rerender")
+            result["rerender"] = second
+            result["ratio_wall"] = round(second["wall_seconds"] / first["wall_seconds"], 3)
+            provider_seconds = first["phases_wall_seconds"].get("provider_calls", 0)
+            result["first_provider_seconds"] = provider_seconds
+            result["ratio_to_first_provider_seconds"] = round(second["wall_seconds"] / provider_seconds, 3)
+        print(json.dumps(result))
+    finally:
+        if fake is not None:
+            fake.stdin.close()
+            fake.wait(10)
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def main(argv):
     if argv[:1] == ["--synthesize"]:
         return synthesize_to_files(argv[1], argv[2])
     if argv[:1] == ["--render"]:
         return render_files(argv[1], argv[2])
-    keep = argv[argv.index("--keep") + 1] if "--keep" in argv else None
-    wanted = [a for a in argv if a in ("memory", "speed")] or ["speed", "memory"]
+    if argv[:1] == ["--serve-openai"]:
+        return serve_openai(float(argv[1]))
+    if argv[:1] == ["--pipeline"]:
+        provider, latency, turns, edit, profile = argv[1:6]
+        return pipeline_child(provider, float(latency), int(turns), edit == "edit", profile)
+
+    def option(name, default):
+        return argv[argv.index(name) + 1] if name in argv else default
+
+    keep = option("--keep", None)
+    wanted = [a for a in argv if a in ("memory", "speed", "job", "rerender")] or ["speed", "memory"]
     results = {"load_average": os.getloadavg()[0]}
+    for mode in ("job", "rerender"):
+        if mode in wanted:
+            # A process of its own: Django, a fresh database and media folder.
+            results[mode] = child(
+                "--pipeline", option("--provider", "espeak"), option("--latency", "0.5"),
+                option("--turns", "300"), "edit" if mode == "rerender" else "no-edit", option("--profile", "-"),
+            )  # fmt: skip
+            results[mode]["uptime_load_after"] = os.getloadavg()
     if "speed" in wanted:
         results["speed_300_turns"] = speed()
     if "memory" in wanted:

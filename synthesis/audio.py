@@ -228,6 +228,7 @@ def render_dialogue(
     crossfade_ms: int,
     sample_rate: int,
     on_progress: Callable[[str, float], None] | None = None,
+    on_block: Callable[[np.ndarray], None] | None = None,
 ) -> list[tuple[float, float]]:
     """Mix the turns exactly as ``assemble_dialogue`` does and encode the
     result into ``out`` (a writable, seekable binary file) as ``fmt``,
@@ -240,7 +241,9 @@ def render_dialogue(
     equal to ``assemble_dialogue``'s for the same input, to the sample.
     ``on_progress(phase, fraction)`` is called at least every
     ``PROGRESS_INTERVAL`` seconds of work, with fraction < 1 until the file is
-    complete and 1.0 once it is.
+    complete and 1.0 once it is. ``on_block(samples)`` sees each block of
+    the mix, in order, as it goes to the encoder (the waveform's peaks are
+    measured there instead of decoding the file again).
     """
     if not turns:
         raise ValueError("render_dialogue needs at least one turn")
@@ -252,7 +255,7 @@ def render_dialogue(
     progress = _Progress(on_progress, "encoding")
     timings = []
     with _open_encoder(out, fmt, sample_rate) as encoder:
-        mixer = _Mixer(encoder)
+        mixer = _Mixer(encoder if on_block is None else _tapped(encoder, on_block))
         # The previous turn's last samples, not yet faded out: how much fades
         # depends on the next segment's length. (start, samples, turn length)
         held = None
@@ -303,6 +306,14 @@ def render_dialogue(
         progress.at(progress.ALMOST)
     progress.done()
     return timings
+
+
+def _tapped(write, tap):
+    def tapped(block):
+        tap(block)
+        write(block)
+
+    return tapped
 
 
 PROGRESS_INTERVAL = 0.25  # seconds

@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-import soundfile as sf
 from django.conf import settings
 from django.core.files import File
 from django.db import InterfaceError, OperationalError, connection
@@ -337,6 +336,7 @@ class SynthesisRun:
         holds about one turn, whatever the dialogue's length."""
         job, params = self.job, self.job.input_params
         rate = max(s.sample_rate for s in segments)
+        meter = waveform.StreamMeter()
         with tempfile.TemporaryFile(prefix="ttsjobs-render-") as out:
             timings = render_dialogue(
                 [segment.load for segment in segments],
@@ -346,10 +346,10 @@ class SynthesisRun:
                 crossfade_ms=params["crossfade_ms"],
                 sample_rate=rate,
                 on_progress=self.on_render_progress,
+                on_block=meter.add,
             )
             size = out.tell()
             self.check()
-            peaks = self.peaks_of(out)
             out.seek(0)
             stored_name = job.audio.field.generate_filename(job, f"audio.{job.output_format}")
             stored_name = job.audio.storage.save(stored_name, File(out))
@@ -360,7 +360,7 @@ class SynthesisRun:
             "latency_ms": int((timezone.now() - job.started_at).total_seconds() * 1000),
             "synthesis_mode": mode,
             "sample_rate": rate,
-            "peaks": peaks,
+            "peaks": meter.levels(),
             "format": job.output_format,
             "size_bytes": size,
             "attempts": job.attempts,
@@ -379,17 +379,6 @@ class SynthesisRun:
             raise lost()
         self.stored_name = None  # the job's now
         return stored_name
-
-    def peaks_of(self, rendered) -> list[int]:
-        """The waveform overview (synthesis.waveform) of the rendered file,
-        read back a block at a time: the mix is never whole in memory."""
-        rendered.seek(0)
-        with sf.SoundFile(rendered) as decoded:
-            meter = waveform.PeakMeter(decoded.frames)
-            for block in decoded.blocks(65536, dtype="float32", always_2d=True):
-                meter.add(block.mean(axis=1))
-                self.check()
-        return meter.levels()
 
     # --- the run ---------------------------------------------------------
 

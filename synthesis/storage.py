@@ -1,6 +1,7 @@
 import os
 import tempfile
 
+from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage
 
 
@@ -32,3 +33,23 @@ class AtomicFileSystemStorage(FileSystemStorage):
         finally:
             os.unlink(tmp_path)
         return str(name).replace("\\", "/")
+
+
+def copy_stored(storage, source: str, name: str) -> str:
+    """Store a copy of the stored file ``source`` under an available name
+    like ``name``; returns that name. On local storage the copy is a hard
+    link: no bytes are read or written, and each name is still deleted on its
+    own (the data goes with the last one). Elsewhere (S3) the bytes are read
+    and saved again."""
+    if isinstance(storage, FileSystemStorage):
+        while True:
+            name = storage.get_available_name(name)
+            path = storage.path(name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            try:
+                os.link(storage.path(source), path)
+            except FileExistsError:  # taken since get_available_name looked
+                continue
+            return str(name).replace("\\", "/")
+    with storage.open(source, "rb") as f:
+        return storage.save(name, ContentFile(f.read()))

@@ -1,8 +1,8 @@
 """A waveform overview of a finished dialogue: peak levels computed once, at
 completion, and drawn by the job page as an SVG path (no library).
 
-Plain numpy, no Django: the pipeline calls ``peaks`` with the mixed samples;
-the page calls ``svg_path`` with what was stored.
+Plain numpy, no Django: the pipeline feeds the mix to a ``StreamMeter`` as it
+is rendered; the page calls ``svg_path`` with what was stored.
 """
 
 import numpy as np
@@ -41,6 +41,48 @@ class PeakMeter:
     def levels(self) -> list[int]:
         """Whole percent of full scale (0–100) for each slice."""
         return [int(v) for v in np.rint(np.clip(self.loudest, 0.0, 1.0) * 100)]
+
+
+class StreamMeter:
+    """Peak levels of audio whose length is not known until it ends (the
+    render's mix, block by block as the encoder gets it: no decoding of the
+    file afterwards). Up to ``count × block`` samples it keeps them and gives
+    exactly ``peaks``; past that it keeps the loudest sample of each
+    ``block`` samples (256: 12 ms at 22.05 kHz; 8 MB for 6 hours) and the
+    slices are cut at block edges, so they are equal to within one block
+    and each level is still the loudest sample of its slice."""
+
+    def __init__(self, count: int = PEAK_COUNT, block: int = 256):
+        self.count = count
+        self.block = block
+        self.head: list[np.ndarray] = []  # |samples| while few
+        self.head_size = 0
+        self.maxima: list[np.ndarray] = []  # of whole blocks
+        self.rest = np.zeros(0, dtype=np.float32)  # |samples| after the last whole block
+
+    def add(self, chunk: np.ndarray) -> "StreamMeter":
+        chunk = np.abs(np.asarray(chunk, dtype=np.float32))
+        if self.head is not None:
+            self.head.append(chunk)
+            self.head_size += chunk.size
+            if self.head_size <= self.count * self.block:
+                return self
+            chunk, self.head = np.concatenate(self.head), None
+        if self.rest.size:
+            chunk = np.concatenate([self.rest, chunk])
+        whole = chunk.size - chunk.size % self.block
+        if whole:
+            self.maxima.append(chunk[:whole].reshape(-1, self.block).max(axis=1))
+        self.rest = chunk[whole:].copy()
+        return self
+
+    def levels(self) -> list[int]:
+        if self.head is not None:
+            return peaks(np.concatenate(self.head) if self.head else np.zeros(0, np.float32), self.count)
+        maxima = np.concatenate(self.maxima + ([self.rest.max(keepdims=True)] if self.rest.size else []))
+        edges = np.linspace(0, maxima.size, self.count + 1).astype(np.int64)
+        loudest = np.maximum.reduceat(maxima, edges[:-1])
+        return [int(v) for v in np.rint(np.clip(loudest, 0.0, 1.0) * 100)]
 
 
 def peaks(samples: np.ndarray, count: int = PEAK_COUNT) -> list[int]:

@@ -73,3 +73,26 @@ def test_deleting_a_job_deletes_its_object(alice, alice_client, bucket):
     Job.objects.get(pk=job_id).delete_with_audio()
     assert bucket.list_objects_v2(Bucket="ttsjobs-audio").get("KeyCount") == 0
     assert not Job.objects.filter(pk=job_id).exists()
+
+
+def test_a_new_version_copies_the_kept_turns_into_its_own_objects(alice, alice_client, bucket):
+    from synthesis.models import Segment
+
+    def submit(**extra):
+        response = alice_client.post(
+            "/api/v1/jobs", data=json.dumps(dialogue(**extra)), content_type="application/json"
+        )
+        assert response.status_code == 201, response.content
+        run_synthesis(response.json()["id"])
+        return Job.objects.get(pk=response.json()["id"])
+
+    first = submit()
+    edited = dialogue()["turns"]
+    edited[1]["text"] = "Hi Alice. Fine, thanks."
+    second = submit(turns=edited, based_on=str(first.pk))
+    assert second.status == Job.Status.COMPLETED
+    names = {s.file.name for s in Segment.objects.filter(job=second)}
+    assert len(names) == 3 and not names & {s.file.name for s in Segment.objects.filter(job=first)}
+    first.delete_with_audio()
+    keys = {item["Key"] for item in bucket.list_objects_v2(Bucket="ttsjobs-audio")["Contents"]}
+    assert names <= keys

@@ -1,6 +1,7 @@
 """Edit and re-render: a new version of a job speaks only what changed and
 copies the rest from the job it is based on (never from another user's)."""
 
+import os
 import time
 
 import pytest
@@ -50,10 +51,19 @@ def test_editing_one_line_of_300_speaks_only_that_line(alice, scripted_provider)
     # Every turn before the edit is where it was; the file is complete.
     before, after = first.result_metadata["turn_timings"], second.result_metadata["turn_timings"]
     assert len(after) == 300 and after[:137] == before[:137]
-    # Its own copies: deleting the first version leaves the second whole.
+    # Its own copies: on local storage hard links to the first version's
+    # files (no audio written again); deleting the first leaves the second whole.
+    kept = [s for s in Segment.objects.filter(job=second) if s.turn_index != 137]
+    assert all(os.stat(s.file.path).st_nlink == 2 for s in kept)
+    assert not {s.file.name for s in kept} & {s.file.name for s in Segment.objects.filter(job=first)}
     first.delete_with_audio()
     assert Segment.objects.filter(job=second).count() == 300
     assert all(s.file.storage.exists(s.file.name) for s in Segment.objects.filter(job=second))
+    assert all(os.stat(s.file.path).st_nlink == 1 for s in kept)
+    # ... and deleting the second removes the last name of each file.
+    paths = [s.file.path for s in Segment.objects.filter(job=second)]
+    second.delete_with_audio()
+    assert not any(os.path.exists(path) for path in paths)
 
 
 def test_a_new_voice_respeaks_that_speakers_lines_only(alice, scripted_provider):

@@ -52,3 +52,24 @@ def test_completion_stores_the_peaks_of_the_real_audio(alice):
     # eSpeak's speech, brought to -20 dBFS with peaks held at -1 dBFS: loud
     # somewhere, silent in the gaps between turns.
     assert 50 <= max(levels) <= 90 and min(levels) == 0
+
+
+@pytest.mark.parametrize("length", [0, 3, 999, 256_000, 256_001, 1_000_000])
+def test_a_stream_meter_gives_the_loudest_sample_of_slices_equal_to_a_block(length):
+    samples = np.random.default_rng(length).uniform(-0.9, 0.9, length).astype(np.float32)
+    if length:
+        samples[length // 3] = -1.0  # one loud sample: its slice says 100
+    meter = waveform.StreamMeter()
+    for first in range(0, length, 65536):
+        meter.add(samples[first : first + 65536])
+    levels = meter.levels()
+    if length <= 1000 * 256:  # kept whole while short: exactly peaks()
+        assert levels == waveform.peaks(samples)
+        return
+    assert len(levels) == waveform.PEAK_COUNT
+    # Slices cut at block edges: each level is the loudest sample of its slice.
+    blocks = -(-length // 256)
+    edges = np.linspace(0, blocks, 1001).astype(np.int64) * 256
+    expected = [round(float(np.abs(samples[a:b]).max()) * 100) for a, b in zip(edges, edges[1:])]
+    assert levels == expected
+    assert levels[np.searchsorted(edges, length // 3, side="right") - 1] == 100
