@@ -47,6 +47,7 @@ rerender — the same job, then a new version of it (``based_on``) with one
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -412,6 +413,8 @@ def pipeline_child(provider_name, latency, turns_count, edit, profile):
             child = isolation._children.get(provider_name)
             engine_cpu = (cpu_of(child.pid) - child_cpu) if child and child.pid else 0.0
             job.refresh_from_db()
+            if os.getenv("BENCH_KEEP_AUDIO") and job.audio:
+                shutil.copy(job.audio.path, Path(os.environ["BENCH_KEEP_AUDIO"]) / f"{label}.{job.output_format}")
             seconds, counts = phases.take()
             return {
                 "status": status,
@@ -446,8 +449,6 @@ def pipeline_child(provider_name, latency, turns_count, edit, profile):
         if fake is not None:
             fake.stdin.close()
             fake.wait(10)
-        import shutil
-
         shutil.rmtree(folder, ignore_errors=True)
 
 
