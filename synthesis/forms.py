@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from synthesis import voice_picker
 from synthesis.audio import OUTPUT_FORMATS
 from synthesis.language import LANGUAGE_NAMES, engine_tag, language_of_all, same_language
+from synthesis.pauses import pause_problems, strip_pauses
 from synthesis.providers import available_providers, get_provider
 from synthesis.script import ScriptError, ScriptNote, Turn, read_script, speakers_of
 from synthesis.validation import (
@@ -131,6 +132,14 @@ class DialogueForm(forms.Form):
                 self.turns, self.script_notes = read.turns, read.notes
             except ScriptError as error:
                 self.script_error = error
+        # Mistaken pause markers, by the line they are on (a turn may span
+        # lines): shown as notes while typing, and as errors on submit.
+        self.pause_errors = [
+            ScriptNote(number, problem)
+            for number, line in enumerate(script.splitlines(), 1)
+            for problem in pause_problems(line)
+        ]
+        self.script_notes = sorted(self.script_notes + self.pause_errors, key=lambda note: note.line)
         self.speakers = speakers_of(self.turns)
         if len(self.speakers) > settings.TTS_MAX_SPEAKERS:
             self.limit_error = (
@@ -145,7 +154,7 @@ class DialogueForm(forms.Form):
         if self.language:
             return dict.fromkeys(self.speakers, self.language)
         return {
-            speaker: language_of_all(turn.text for turn in self.turns if turn.speaker == speaker)
+            speaker: language_of_all(strip_pauses(turn.text) for turn in self.turns if turn.speaker == speaker)
             for speaker in self.speakers
         }
 
@@ -224,6 +233,10 @@ class DialogueForm(forms.Form):
             return cleaned
         if self.script_error:
             self.add_error("script", str(self.script_error))
+            return cleaned
+        if self.pause_errors:
+            for note in self.pause_errors:
+                self.add_error("script", str(note))
             return cleaned
         if self.errors:
             return cleaned

@@ -17,6 +17,7 @@ from django_q.tasks import async_task
 
 from synthesis.audio import Audio
 from synthesis.counting import count_or_estimate
+from synthesis.pauses import strip_pauses
 from synthesis.segments import decode_lossless
 from synthesis.validation import clean_job_request
 
@@ -489,7 +490,8 @@ class Job(models.Model):
 
     @staticmethod
     def make_title(params: dict, words: int = 8) -> str:
-        text = " ".join(turn["text"] for turn in params["turns"][:3])
+        # Pause markers are not words of the dialogue.
+        text = " ".join(strip_pauses(turn["text"]) for turn in params["turns"][:3])
         parts = text.split()
         title = " ".join(parts[:words])
         return (title + " …" if len(parts) > words else title)[:120]

@@ -83,7 +83,14 @@ def schemas() -> dict:
         "required": ["speaker", "text"],
         "properties": {
             "speaker": {"type": "string", "minLength": 1, "maxLength": settings.TTS_MAX_SPEAKER_NAME},
-            "text": {"type": "string", "minLength": 1, "maxLength": settings.TTS_MAX_TURN_CHARS},
+            "text": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": settings.TTS_MAX_TURN_CHARS,
+                "description": "What the speaker says. [pause 800ms], [pause 1.5s] or [停頓 1秒] (also in ［］ or "
+                "【】) inserts that much silence there (0-10 s, never read aloud); a mistaken marker "
+                "([pause 800], [pause 12s]) is a 400 on this field. Only a pause is a silent turn.",
+            },
             "index": {
                 "type": "integer",
                 "minimum": 0,

@@ -29,7 +29,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
-from synthesis import versions, waveform
+from synthesis import pauses, versions, waveform
 from synthesis.audio import Audio, render_dialogue
 from synthesis.isolation import POLL_SECONDS, ChildEngine, EngineCrashed, ThreadEngine, engine_for
 from synthesis.models import Job, Segment
@@ -64,6 +64,11 @@ class RunAborted(Exception):
 
 class RunStopped(Exception):
     """The worker is shutting down: give the job back, keep its segments."""
+
+
+def _speakable_or_none(text: str) -> str | None:
+    text = speakable(text)
+    return text if has_speech(text) else None
 
 
 def lost() -> RunAborted:
@@ -213,22 +218,27 @@ class SynthesisRun:
                 self.sleep(delay)
 
     def spoken_turns(self) -> list[dict]:
-        """The turns as the engines get them: without emoji, kaomoji and
-        punctuation runs (synthesis.speakable), whichever the provider. A turn
-        with nothing left to say ends the job before any engine is paid."""
+        """The turns as the engines get them: cut at their pauses
+        (synthesis.pauses: ``pieces``, [(text or None, pause_ms)]), each piece
+        without emoji, kaomoji and punctuation runs (synthesis.speakable),
+        whichever the provider; ``text`` is what is said, without markers. A
+        turn with nothing to say and no pause ends the job before any engine
+        is paid; a turn that is only a pause is that silence."""
         turns = []
         for position, turn in enumerate(self.job.input_params["turns"]):
-            text = speakable(turn["text"])
-            if not has_speech(text):
+            pieces = pauses.spoken_pieces(turn["text"], _speakable_or_none)
+            if not any(words for words, _ in pieces) and not sum(ms for _, ms in pieces):
                 raise RunAborted(
                     "NO_AUDIO",
                     f"Turn {position + 1} ({turn['speaker']}) has nothing to say once emoji and symbols are left out.",
                 )
-            turns.append(turn | {"text": text})
+            text = pauses.join_words(words for words, _ in pieces if words)
+            turns.append(turn | {"text": text, "pieces": pieces})
         return turns
 
     def turn_keys(self, provider: Provider, turns: list[dict]) -> list[str]:
-        """Each turn's content key; ``turns`` as the engine gets them (spoken_turns)."""
+        """Each turn's content key; ``turns`` as the engine gets them (spoken_turns).
+        The pauses are part of it: a turn's segment is the whole turn, pauses included."""
         params = self.job.input_params
         voices = {a["speaker"]: a["voice_id"] for a in params["voice_assignments"]}
         mode = "native" if provider.capabilities.native_multi_speaker else "segmented"
@@ -238,7 +248,7 @@ class SynthesisRun:
                 engine_version=provider.engine_version(voices[turn["speaker"]]),
                 voice_id=voices[turn["speaker"]],
                 language=params.get("language"),
-                text=turn["text"],
+                text=pauses.canonical(turn["pieces"]),
                 mode=mode,
             )
             for turn in turns
@@ -277,48 +287,79 @@ class SynthesisRun:
         keys: list[str],
         kept: dict[int, Segment],
     ) -> None:
-        """Synthesize the turns without a kept segment, keeping each as it comes."""
+        """Synthesize the turns without a kept segment, keeping each as it
+        comes. A turn with pauses is spoken piece by piece (the markers never
+        reach an engine) and kept whole, its pieces joined with exactly the
+        silence written (synthesis.pauses.join_with_pauses)."""
         params = self.job.input_params
         voices = {a["speaker"]: a["voice_id"] for a in params["voice_assignments"]}
         voice_settings = speaker_settings(params)
         language = params.get("language")
         missing = [dict(turns[i], position=i) for i in range(len(turns)) if i not in kept]
+        rate = provider.capabilities.sample_rates[0]
+
+        def keep_turn(turn: dict, spoken: list) -> None:
+            pieces = [(audio, ms) for audio, (_, ms) in zip(spoken, turn["pieces"])]
+            turn_rate = max((audio.sample_rate for audio in spoken if audio is not None), default=rate)
+            audio, _ = pauses.join_with_pauses(pieces, turn_rate)
+            self.keep(kept, turn["position"], keys[turn["position"]], audio)
+
         if provider.capabilities.native_multi_speaker:
-            for batch in batches_for(missing, provider.capabilities):
-                request = [(t["text"], voices[t["speaker"]]) for t in batch]
-                settings_of_batch = [voice_settings[t["speaker"]] for t in batch]
+            # Each piece of speech is one input of the native request, so a
+            # turn with pauses is several consecutive inputs of its voice; a
+            # turn is kept once all its pieces are back (a batch may end
+            # between two pieces of one turn).
+            spoken = {turn["position"]: [None] * len(turn["pieces"]) for turn in missing}
+            waiting = {turn["position"]: sum(1 for words, _ in turn["pieces"] if words) for turn in missing}
+            inputs = []
+            for turn in missing:
+                if not waiting[turn["position"]]:
+                    keep_turn(turn, spoken[turn["position"]])  # only a pause: no request
+                for number, (words, _) in enumerate(turn["pieces"]):
+                    if words:
+                        inputs.append({"speaker": turn["speaker"], "text": words, "turn": turn, "piece": number})
+            for batch in batches_for(inputs, provider.capabilities):
+                request = [(item["text"], voices[item["speaker"]]) for item in batch]
+                settings_of_batch = [voice_settings[item["speaker"]] for item in batch]
                 # The call runs inside with_retries before the loop moves on: binding is safe.
                 result = self.with_retries(
                     lambda request=request, batch_settings=settings_of_batch: engine.synthesize_dialogue(
                         request, language, self.check, batch_settings
                     )
                 )
-                for turn, piece in zip(batch, result.turns):
-                    self.keep(kept, turn["position"], keys[turn["position"]], piece)
+                for item, audio in zip(batch, result.turns):
+                    position = item["turn"]["position"]
+                    spoken[position][item["piece"]] = audio
+                    waiting[position] -= 1
+                    if not waiting[position]:
+                        keep_turn(item["turn"], spoken[position])
             return
         for turn in missing:
-            text, voice, settings_of_turn = turn["text"], voices[turn["speaker"]], voice_settings[turn["speaker"]]
-            try:
-                piece = self.with_retries(
-                    lambda text=text, voice=voice, settings_of_turn=settings_of_turn: engine.synthesize(
-                        text, voice, language, self.check, settings_of_turn
-                    )
-                )
-            except EngineCrashed as crash:
-                # Permanent: the same text would crash the engine again.
-                log.error(
-                    "engine crashed job_id=%s provider=%s turn=%d how=%s",
-                    self.job.pk,
-                    provider.name,
-                    turn["position"],
-                    crash.how,
-                )
-                raise PermanentProviderError(
-                    f"The speech engine crashed on turn {turn['position'] + 1} ({turn['speaker']}); "
-                    "this text cannot be spoken with this voice.",
-                    code="ENGINE_CRASHED",
-                ) from None
-            self.keep(kept, turn["position"], keys[turn["position"]], piece)
+            voice, settings_of_turn = voices[turn["speaker"]], voice_settings[turn["speaker"]]
+            spoken = [
+                self.speak(engine, provider, turn, words, voice, language, settings_of_turn) if words else None
+                for words, _ in turn["pieces"]
+            ]
+            keep_turn(turn, spoken)
+
+    def speak(self, engine, provider: Provider, turn: dict, text: str, voice: str, language, settings_of_turn) -> Audio:
+        """One piece of a turn from a segmented provider, with retries."""
+        try:
+            return self.with_retries(lambda: engine.synthesize(text, voice, language, self.check, settings_of_turn))
+        except EngineCrashed as crash:
+            # Permanent: the same text would crash the engine again.
+            log.error(
+                "engine crashed job_id=%s provider=%s turn=%d how=%s",
+                self.job.pk,
+                provider.name,
+                turn["position"],
+                crash.how,
+            )
+            raise PermanentProviderError(
+                f"The speech engine crashed on turn {turn['position'] + 1} ({turn['speaker']}); "
+                "this text cannot be spoken with this voice.",
+                code="ENGINE_CRASHED",
+            ) from None
 
     # --- rendering and storing -------------------------------------------
 

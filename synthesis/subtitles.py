@@ -2,7 +2,7 @@
 
 Plain functions: ``cues`` pairs each timed turn (``Job.turn_timings``:
 turn_index, speaker, start_ms, end_ms) with its text and speaker from the
-job's input.
+job's input, without its pause markers (synthesis.pauses).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from synthesis.language import isolate_if_rtl
+from synthesis.pauses import strip_pauses
 
 
 @dataclass
@@ -28,7 +29,12 @@ def cues(input_turns: list[dict], timed_turns: list[dict]) -> list[Cue]:
         # extension of the original contract's {turn_index, start_ms, end_ms}.
         turn = by_index.get(timed["turn_index"], {})
         speaker = turn.get("speaker", timed.get("speaker", ""))
-        cue_list.append(Cue(speaker, turn.get("text", ""), int(timed["start_ms"]), int(timed["end_ms"])))
+        # Pause markers are not said, so not shown; a turn that is only a
+        # pause has no cue.
+        text = strip_pauses(turn.get("text", ""))
+        if not text and "text" in turn:
+            continue
+        cue_list.append(Cue(speaker, text, int(timed["start_ms"]), int(timed["end_ms"])))
     return cue_list
 
 

@@ -8,9 +8,11 @@ input never reaches the worker.
 import re
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from synthesis.audio import OUTPUT_FORMATS, estimate_duration_seconds
 from synthesis.language import language_of_all
+from synthesis.pauses import pause_problems, strip_pauses, total_pause_ms
 from synthesis.providers import available_providers
 
 GAP_RANGE = (0, 2000)
@@ -107,7 +109,8 @@ def clean_job_request(data) -> tuple[str, dict]:
     if turns and "turns" not in errors:
         # Checked here, before anything is queued: the worker would spend its
         # time (and a cloud provider's money) on audio nobody may keep.
-        estimate = estimate_duration_seconds([t["text"] for t in turns], gap_ms)
+        estimate = estimate_duration_seconds([strip_pauses(t["text"]) for t in turns], gap_ms)
+        estimate += sum(total_pause_ms(t["text"]) for t in turns) / 1000
         if estimate > settings.TTS_MAX_AUDIO_SECONDS:
             errors["turns"] = (
                 f"This dialogue would make about {_hours(estimate)} of audio; "
@@ -119,7 +122,7 @@ def clean_job_request(data) -> tuple[str, dict]:
     assignments = _clean_assignments(data.get("voice_assignments"), speakers, provider, errors)
     if language is None:
         # The job says which was used: input_params.language.
-        language = language_of_all(turn["text"] for turn in turns) or "en"
+        language = language_of_all(strip_pauses(turn["text"]) for turn in turns) or "en"
 
     if errors:
         raise JobRequestInvalid(errors)
@@ -155,6 +158,11 @@ def _clean_turns(raw, errors) -> list[dict]:
             errors[f"{where}.text"] = "The text is empty."
         elif len(text) > settings.TTS_MAX_TURN_CHARS:
             errors[f"{where}.text"] = f"At most {settings.TTS_MAX_TURN_CHARS} characters in a turn; got {len(text)}."
+        elif problems := pause_problems(text):
+            errors[f"{where}.text"] = " ".join(problems)
+        elif not strip_pauses(text) and not total_pause_ms(text):
+            # Only markers is a silent turn, but it has to last.
+            errors[f"{where}.text"] = _("Nothing to say and no pause longer than 0 ms.")
         else:
             total_chars += len(text)
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:

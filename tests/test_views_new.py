@@ -182,7 +182,7 @@ def test_script_error_sits_under_the_script_box(alice_client):
     html = alice_client.post(reverse("job_new"), submission(script="Alice: Hi.\nBob:")).content.decode()
     box, rest = html.split('id="script-errors"', 1)
     assert "<textarea" in box and "Line 2 (Bob)" in rest.split("</ul>")[0]
-    assert 'aria-describedby="script-help script-errors"' in html
+    assert 'aria-describedby="script-help pause-help script-errors"' in html
 
 
 def test_voice_error_sits_under_that_speakers_picker(alice_client):
