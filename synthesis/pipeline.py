@@ -35,6 +35,7 @@ from synthesis.isolation import POLL_SECONDS, ChildEngine, EngineCrashed, Thread
 from synthesis.models import Job, Segment
 from synthesis.providers import PermanentProviderError, Provider, ProviderError, get_provider
 from synthesis.providers.base import Capabilities, VoiceSettings
+from synthesis.render_ahead import RenderAhead
 from synthesis.segments import content_key, encode_lossless
 from synthesis.speakable import has_speech, speakable
 
@@ -144,6 +145,7 @@ class SynthesisRun:
         self.job = job
         self.sleep = sleep or self._pause
         self.heartbeat = RunHeartbeat(job, settings.TTS_HEARTBEAT_INTERVAL_SECONDS)
+        self.ahead: RenderAhead | None = None
 
     # --- checks, made between steps and while waiting on an engine ---------
 
@@ -278,6 +280,8 @@ class SynthesisRun:
         if segment is None:
             raise lost()
         kept[index] = segment
+        if self.ahead is not None:
+            self.ahead.offer(index, segment, piece)
 
     def synthesize_missing(
         self,
@@ -369,26 +373,39 @@ class SynthesisRun:
         # render, between two blocks of output.
         self.check()
 
-    def render_and_store(self, segments: list[Segment], mode: str) -> str:
-        """Render the dialogue from the kept segments into a temporary file,
-        store it, complete the job. Returns the stored name (for clean-up if
-        the completion is refused). audio.render_dialogue streams: each
+    def render(self, segments: list[Segment]):
+        """Render the dialogue from the kept segments into a temporary file:
+        ``(file, timings, peaks, rate)``. audio.render_dialogue streams: each
         segment is read from storage when the mix reaches it, and memory
         holds about one turn, whatever the dialogue's length."""
-        job, params = self.job, self.job.input_params
+        params = self.job.input_params
         rate = max(s.sample_rate for s in segments)
         meter = waveform.StreamMeter()
-        with tempfile.TemporaryFile(prefix="ttsjobs-render-") as out:
+        out = tempfile.TemporaryFile(prefix="ttsjobs-render-")
+        try:
             timings = render_dialogue(
                 [segment.load for segment in segments],
                 out,
-                fmt=job.output_format,
+                fmt=self.job.output_format,
                 gap_ms=params["gap_ms"],
                 crossfade_ms=params["crossfade_ms"],
                 sample_rate=rate,
                 on_progress=self.on_render_progress,
                 on_block=meter.add,
             )
+        except BaseException:
+            out.close()
+            raise
+        return out, timings, meter.levels(), rate
+
+    def render_and_store(self, segments: list[Segment], mode: str) -> str:
+        """Render the dialogue (or take what the render ahead made of it),
+        store it, complete the job. Returns the stored name (for clean-up if
+        the completion is refused)."""
+        job, params = self.job, self.job.input_params
+        rendered = self.ahead.result(self.check) if self.ahead is not None else None
+        out, timings, peaks, rate = rendered or self.render(segments)
+        with out:
             size = out.tell()
             self.check()
             out.seek(0)
@@ -401,7 +418,7 @@ class SynthesisRun:
             "latency_ms": int((timezone.now() - job.started_at).total_seconds() * 1000),
             "synthesis_mode": mode,
             "sample_rate": rate,
-            "peaks": meter.levels(),
+            "peaks": peaks,
             "format": job.output_format,
             "size_bytes": size,
             "attempts": job.attempts,
@@ -434,6 +451,7 @@ class SynthesisRun:
             )
             return
         self.stored_name = None
+        self.ahead = None
         engine = engine_for(provider)
         try:
             turns = self.spoken_turns()
@@ -450,8 +468,20 @@ class SynthesisRun:
                 log.info("job resumed job_id=%s kept=%d of %d", job.pk, len(kept), len(keys))
                 if not self.db(lambda: job.record_progress(len(kept))):
                     raise lost()
+            if len(kept) < len(keys):
+                # Mix and encode while the turns are spoken (synthesis.render_ahead).
+                self.ahead = RenderAhead(
+                    kept,
+                    len(keys),
+                    fmt=job.output_format,
+                    gap_ms=job.input_params["gap_ms"],
+                    crossfade_ms=job.input_params["crossfade_ms"],
+                )
             try:
                 self.synthesize_missing(provider, engine, turns, keys, kept)
+            except BaseException:
+                self._abandon_render()
+                raise
             finally:
                 engine.close()
             mode = "native" if provider.capabilities.native_multi_speaker else "segmented"
@@ -510,7 +540,13 @@ class SynthesisRun:
             if not isinstance(error, Exception):
                 raise
         finally:
+            self._abandon_render()
             self.heartbeat.stop()
+
+    def _abandon_render(self) -> None:
+        if self.ahead is not None:
+            self.ahead.abandon()
+            self.ahead = None
 
     def _taken_away(self) -> bool:
         try:
