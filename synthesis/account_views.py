@@ -5,23 +5,32 @@ created it, and never again: only its hash is stored.
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views import i18n as django_i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from synthesis.models import ApiToken
+from synthesis import i18n
+from synthesis.models import ApiToken, LanguagePreference
 from synthesis.pages import render_page
 
 MAX_ACTIVE_TOKENS = 20
 
 
 class TokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="What the token is for, e.g. “nightly podcast script”.")
+    name = forms.CharField(
+        label=gettext_lazy("Name"),
+        max_length=100,
+        help_text=gettext_lazy("What the token is for, e.g. “nightly podcast script”."),
+    )
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -29,7 +38,9 @@ class TokenForm(forms.Form):
 
     def clean(self):
         if ApiToken.objects.for_user(self.user).active().count() >= MAX_ACTIVE_TOKENS:
-            raise forms.ValidationError(f"You already have {MAX_ACTIVE_TOKENS} tokens; revoke one first.")
+            raise forms.ValidationError(
+                _("You already have %(count)s tokens; revoke one first.") % {"count": MAX_ACTIVE_TOKENS}
+            )
         return super().clean()
 
 
@@ -49,7 +60,7 @@ def tokens(request):
     if request.method == "POST":
         form = TokenForm(request.POST, user=request.user)
         if form.is_valid():
-            _, secret = ApiToken.objects.create_token(request.user, form.cleaned_data["name"])
+            _token, secret = ApiToken.objects.create_token(request.user, form.cleaned_data["name"])
             # Rendered, not redirected: a redirect would have to keep the
             # secret somewhere (the session) to show it on the next page.
             return _render(request, TokenForm(user=request.user), new_secret=secret)
@@ -63,9 +74,9 @@ def revoke_token(request, token_id):
     # Starts from the user: another user's token is a 404 like a missing one.
     token = ApiToken.objects.for_user(request.user).filter(pk=token_id).first()
     if token is None:
-        raise Http404("No such token.")
+        raise Http404(_("No such token."))
     if token.revoke():
-        messages.success(request, f"Token “{token.name}” revoked. Requests with it now get 401.")
+        messages.success(request, _("Token “%(name)s” revoked. Requests with it now get 401.") % {"name": token.name})
     if request.htmx:
         return _render(request, TokenForm(user=request.user))
     return redirect("account_tokens")
@@ -81,3 +92,18 @@ def log_out(request):
     if not request.user.is_authenticated:
         return redirect("login")
     return TemplateResponse(request, "registration/logout_confirm.html")
+
+
+@require_POST
+def set_language(request):
+    """Django's set_language (a CSRF-checked POST: sets the language cookie,
+    redirects back to ``next``); a logged-in user's choice is also saved, so
+    it follows them to their next login, in any browser."""
+    response = django_i18n.set_language(request)
+    if isinstance(response, HttpResponseNotAllowed):
+        return response
+    language = request.POST.get("language")
+    if language in dict(settings.LANGUAGES) and request.user.is_authenticated:
+        LanguagePreference.objects.update_or_create(user=request.user, defaults={"language": language})
+        request.session[i18n.SESSION_KEY] = language
+    return response

@@ -18,10 +18,12 @@ from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpResponseBase
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.formats import localize
+from django.utils.formats import localize, number_format
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django_q import admin as django_q_admin
 from django_q.models import Failure, OrmQ, Schedule, Success, Task
 
@@ -35,77 +37,83 @@ from synthesis.validation import JobRequestInvalid
 User = get_user_model()
 
 
-def report(modeladmin, request, verb: str, changed: int, skipped: Counter) -> None:
-    """One message per action: how many rows changed, and why the others didn't."""
-    text = f"{verb} {changed} job{'s' if changed != 1 else ''}."
+def report(modeladmin, request, done: str, changed: int, skipped: Counter) -> None:
+    """One message per action: how many rows changed (``done``, already
+    translated), and why the others didn't."""
+    text = done
     if skipped:
         reasons = "; ".join(f"{count} {reason}" for reason, count in sorted(skipped.items()))
-        text += f" Skipped {sum(skipped.values())}: {reasons}."
+        text += " " + _("Skipped %(count)s: %(reasons)s.") % {"count": sum(skipped.values()), "reasons": reasons}
     modeladmin.message_user(request, text, messages.SUCCESS if changed or not skipped else messages.WARNING)
 
 
-@admin.action(description="Cancel selected jobs (pending or processing)", permissions=["change"])
+@admin.action(description=gettext_lazy("Cancel selected jobs (pending or processing)"), permissions=["change"])
 def cancel_jobs(modeladmin, request, queryset) -> None:
     changed, skipped = 0, Counter()
     for job in queryset:
         if job.cancel():
             changed += 1
         else:
-            skipped[f"{job.status} (only pending or processing jobs can be cancelled)"] += 1
-    report(modeladmin, request, "Cancelled", changed, skipped)
+            skipped[_("%(status)s (only pending or processing jobs can be cancelled)") % {"status": job.status}] += 1
+    done = ngettext("Cancelled %(count)s job.", "Cancelled %(count)s jobs.", changed) % {"count": changed}
+    report(modeladmin, request, done, changed, skipped)
 
 
 @admin.action(
-    description="Resubmit selected jobs as new jobs for the same user (failed/cancelled)", permissions=["change"]
+    description=gettext_lazy("Resubmit selected jobs as new jobs for the same user (failed/cancelled)"),
+    permissions=["change"],
 )
 def resubmit_jobs(modeladmin, request, queryset) -> None:
     changed, skipped = 0, Counter()
     for job in queryset.select_related("owner"):
         if not job.can_resubmit:
-            skipped[f"{job.status} (only failed or cancelled jobs can be resubmitted)"] += 1
+            skipped[_("%(status)s (only failed or cancelled jobs can be resubmitted)") % {"status": job.status}] += 1
             continue
         try:
             job.resubmit()
             changed += 1
         except JobLimitExceeded:
-            skipped["owner already at the active-job limit"] += 1
+            skipped[_("owner already at the active-job limit")] += 1
         except JobRequestInvalid as invalid:
-            skipped[f"input no longer valid ({'; '.join(invalid.errors.values())})"] += 1
-    report(modeladmin, request, "Resubmitted", changed, skipped)
+            skipped[_("input no longer valid (%(reasons)s)") % {"reasons": "; ".join(invalid.errors.values())}] += 1
+    done = ngettext("Resubmitted %(count)s job.", "Resubmitted %(count)s jobs.", changed) % {"count": changed}
+    report(modeladmin, request, done, changed, skipped)
 
 
-@admin.action(description="Mark selected jobs failed (stuck processing)", permissions=["change"])
+@admin.action(description=gettext_lazy("Mark selected jobs failed (stuck processing)"), permissions=["change"])
 def mark_failed(modeladmin, request, queryset) -> None:
     changed, skipped = 0, Counter()
     for job in queryset:
         if job.mark_failed_by_staff(f"Marked failed by staff ({request.user.get_username()})."):
             changed += 1
         else:
-            skipped[f"{job.status} (only processing jobs can be marked failed)"] += 1
-    report(modeladmin, request, "Marked failed", changed, skipped)
+            skipped[_("%(status)s (only processing jobs can be marked failed)") % {"status": job.status}] += 1
+    done = ngettext("Marked failed %(count)s job.", "Marked failed %(count)s jobs.", changed) % {"count": changed}
+    report(modeladmin, request, done, changed, skipped)
 
 
-@admin.action(description="Delete selected jobs with their audio", permissions=["delete"])
+@admin.action(description=gettext_lazy("Delete selected jobs with their audio"), permissions=["delete"])
 def delete_with_audio(modeladmin, request, queryset) -> None:
     changed, skipped = 0, Counter()
     for job in queryset:
         if job.status == Job.Status.PROCESSING:
             # The worker would go on writing a file nobody owns: fail it first.
-            skipped["processing (mark them failed first)"] += 1
+            skipped[_("processing (mark them failed first)")] += 1
             continue
         try:
             job.delete_with_audio()
             changed += 1
         except Exception:
             # The row stays, so its file is not orphaned; a retry can finish.
-            skipped["storage error deleting the audio (row kept; see the log)"] += 1
-    report(modeladmin, request, "Deleted", changed, skipped)
+            skipped[_("storage error deleting the audio (row kept; see the log)")] += 1
+    done = ngettext("Deleted %(count)s job.", "Deleted %(count)s jobs.", changed) % {"count": changed}
+    report(modeladmin, request, done, changed, skipped)
 
 
 class ProviderListFilter(admin.SimpleListFilter):
     """The registry's providers, not a SELECT DISTINCT over every job."""
 
-    title = "provider"
+    title = gettext_lazy("provider")
     parameter_name = "provider"
 
     def lookups(self, request, model_admin) -> list[tuple[str, str]]:
@@ -183,15 +191,15 @@ class JobAdmin(admin.ModelAdmin):
     ordering = ["-created_at"]
     fieldsets = [
         (None, {"fields": ["id", "owner", "status", "provider", "job_type", "title", "progress"]}),
-        ("Input", {"fields": ["input_readable"]}),
-        ("Result", {"fields": ["audio_player", "result_readable", "turn_timeline"]}),
-        ("Error", {"fields": ["error_code", "error_message", "retry_count"]}),
+        (gettext_lazy("Input"), {"fields": ["input_readable"]}),
+        (gettext_lazy("Result"), {"fields": ["audio_player", "result_readable", "turn_timeline"]}),
+        (gettext_lazy("Error"), {"fields": ["error_code", "error_message", "retry_count"]}),
         (
-            "Timeline",
+            gettext_lazy("Timeline"),
             {"fields": ["created_at", "started_at", "heartbeat_at", "deadline_at", "completed_at", "expires"]},
         ),
-        ("Worker", {"fields": ["worker_name", "run_token", "task_link"]}),
-        ("Raw JSON", {"classes": ["collapse"], "fields": ["input_params", "result_metadata"]}),
+        (gettext_lazy("Worker"), {"fields": ["worker_name", "run_token", "task_link"]}),
+        (gettext_lazy("Raw JSON"), {"classes": ["collapse"], "fields": ["input_params", "result_metadata"]}),
     ]
 
     def get_queryset(self, request) -> QuerySet:
@@ -252,47 +260,47 @@ class JobAdmin(admin.ModelAdmin):
     def audio_view(self, request, job_id) -> HttpResponseBase:
         job = Job.objects.filter(pk=job_id).first()
         if job is None or not job.audio or not self.has_view_permission(request, job):
-            raise Http404("No audio for this job.")
+            raise Http404(_("No audio for this job."))
         return audio_response(request, job)
 
     # --- columns -------------------------------------------------------------
 
-    @admin.display(description="Job", ordering="id")
+    @admin.display(description=gettext_lazy("Job"), ordering="id")
     def short_id(self, job) -> str:
         return str(job.pk)[:8]
 
-    @admin.display(description="Title", ordering="title")
+    @admin.display(description=gettext_lazy("Title"), ordering="title")
     def dialogue_title(self, job) -> str:
         # Isolated: an Arabic or Hebrew title must not reorder the row around it.
         return format_html("<bdi>{}</bdi>", job.title)
 
-    @admin.display(description="Turns", ordering="progress_total")
+    @admin.display(description=gettext_lazy("Turns"), ordering="progress_total")
     def turns(self, job) -> int:
         return job.progress_total
 
-    @admin.display(description="Duration")
+    @admin.display(description=gettext_lazy("Duration"))
     def duration(self, job) -> str:
         ms = job.result_metadata.get("duration_ms")
         return clock(ms) if ms is not None else "—"
 
-    @admin.display(description="Expires at")
+    @admin.display(description=gettext_lazy("Expires at"))
     def expires(self, job) -> str:
         # A property, not a field: the admin would print it as raw ISO text.
         # Formatted and zoned as the admin shows the real date fields.
         return localize(timezone.localtime(job.expires_at)) if job.expires_at else "—"
 
-    @admin.display(description="Elapsed")
+    @admin.display(description=gettext_lazy("Elapsed"))
     def elapsed(self, job) -> str:
         ms = job.elapsed_ms
-        return f"{ms / 1000:.1f} s" if ms is not None else "—"
+        return _("%(seconds)s s") % {"seconds": number_format(ms / 1000, 1)} if ms is not None else "—"
 
-    @admin.display(description="Progress")
+    @admin.display(description=gettext_lazy("Progress"))
     def progress(self, job) -> str:
-        return f"{job.progress_done} / {job.progress_total} turns"
+        return _("%(done)s / %(total)s turns") % {"done": job.progress_done, "total": job.progress_total}
 
     # --- detail --------------------------------------------------------------
 
-    @admin.display(description="Input")
+    @admin.display(description=gettext_lazy("Input"))
     def input_readable(self, job) -> str:
         params = job.input_params or {}
         settings_rows = format_html_join(
@@ -314,14 +322,21 @@ class JobAdmin(admin.ModelAdmin):
             [(t.get("index"), t.get("speaker"), t.get("text")) for t in params.get("turns", [])],
         )
         return format_html(
-            "<table>{}</table><h4>Voices</h4><table><tr><th>Speaker</th><th>Voice</th><th>Name</th></tr>{}</table>"
-            "<h4>Script</h4><table><tr><th>#</th><th>Speaker</th><th>Text</th></tr>{}</table>",
+            "<table>{}</table><h4>{}</h4><table><tr><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>"
+            "<h4>{}</h4><table><tr><th>#</th><th>{}</th><th>{}</th></tr>{}</table>",
             settings_rows,
+            _("Voices"),
+            _("Speaker"),
+            _("Voice"),
+            _("Name"),
             voices,
+            _("Script"),
+            _("Speaker"),
+            _("Text"),
             turns,
         )
 
-    @admin.display(description="Result")
+    @admin.display(description=gettext_lazy("Result"))
     def result_readable(self, job) -> str:
         meta = job.result_metadata or {}
         if not meta:
@@ -329,20 +344,25 @@ class JobAdmin(admin.ModelAdmin):
         rows = [(key, value) for key, value in meta.items() if key not in ("turn_timings", "turns")]
         return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
 
-    @admin.display(description="Audio")
+    @admin.display(description=gettext_lazy("Audio"))
     def audio_player(self, job) -> str:
         if not job.audio:
             return "—"
         url = reverse("admin:synthesis_job_audio", args=[job.pk])
-        return format_html('<audio controls preload="none" src="{}"></audio><br><a href="{}">Download</a>', url, url)
+        return format_html(
+            '<audio controls preload="none" src="{}"></audio><br><a href="{}">{}</a>', url, url, _("Download")
+        )
 
-    @admin.display(description="Turn timeline")
+    @admin.display(description=gettext_lazy("Turn timeline"))
     def turn_timeline(self, job) -> str:
         timings = job.turn_timings
         if not timings:
             return "—"
         return format_html(
-            "<table><tr><th>#</th><th>Speaker</th><th>Start</th><th>End</th></tr>{}</table>",
+            "<table><tr><th>#</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            _("Speaker"),
+            _("Start"),
+            _("End"),
             format_html_join(
                 "",
                 "<tr><td>{}</td><td><bdi>{}</bdi></td><td>{} ms</td><td>{} ms</td></tr>",
@@ -350,7 +370,7 @@ class JobAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.display(description="django-q2 task")
+    @admin.display(description=gettext_lazy("django-q2 task"))
     def task_link(self, job) -> str:
         if not job.task_id:
             return "—"
@@ -358,19 +378,21 @@ class JobAdmin(admin.ModelAdmin):
         if task is not None:
             model = "success" if task.success else "failure"
             url = reverse(f"admin:django_q_{model}_change", args=[task.pk])
-            return format_html('<a href="{}">{} ({})</a>', url, task.name, "succeeded" if task.success else "failed")
+            return format_html(
+                '<a href="{}">{} ({})</a>', url, task.name, _("succeeded") if task.success else _("failed")
+            )
         # Still queued: the ORM broker's row holds the task pickled, so match by id.
         for queued in OrmQ.objects.all()[:1000]:
             if queued.task_id() == job.task_id:
                 url = reverse("admin:django_q_ormq_change", args=[queued.pk])
-                return format_html('<a href="{}">queued task {}</a>', url, job.task_id)
-        return format_html("{} (no longer in the queue or the results)", job.task_id)
+                return format_html('<a href="{}">{}</a>', url, _("queued task %(task)s") % {"task": job.task_id})
+        return _("%(task)s (no longer in the queue or the results)") % {"task": job.task_id}
 
 
 class JobCountsUserAdmin(UserAdmin):
     list_display = [*UserAdmin.list_display, "active_jobs", "total_jobs", "jobs_link"]
     readonly_fields = [*UserAdmin.readonly_fields, "jobs_link"]
-    fieldsets = [*UserAdmin.fieldsets, ("Jobs", {"fields": ["jobs_link"]})]
+    fieldsets = [*UserAdmin.fieldsets, (gettext_lazy("Jobs"), {"fields": ["jobs_link"]})]
 
     def get_queryset(self, request) -> QuerySet:
         # Annotated, so the list costs one query whatever its length.
@@ -383,20 +405,22 @@ class JobCountsUserAdmin(UserAdmin):
             )
         )
 
-    @admin.display(description="Active jobs", ordering="active_job_count")
+    @admin.display(description=gettext_lazy("Active jobs"), ordering="active_job_count")
     def active_jobs(self, user) -> int:
         return user.active_job_count
 
-    @admin.display(description="Jobs", ordering="total_job_count")
+    @admin.display(description=gettext_lazy("Jobs"), ordering="total_job_count")
     def total_jobs(self, user) -> int:
         return user.total_job_count
 
-    @admin.display(description="Their jobs")
+    @admin.display(description=gettext_lazy("Their jobs"))
     def jobs_link(self, user) -> str:
         if not user.pk:
             return "—"
         url = reverse("admin:synthesis_job_changelist") + "?" + urlencode({"owner__id__exact": user.pk})
-        return format_html('<a href="{}">{} job(s) →</a>', url, getattr(user, "total_job_count", None) or "All")
+        count = getattr(user, "total_job_count", None)
+        text = _("%(count)s job(s)") % {"count": count} if count else _("All jobs")
+        return format_html('<a href="{}">{} →</a>', url, text)
 
 
 if admin.site.is_registered(User):
@@ -404,13 +428,16 @@ if admin.site.is_registered(User):
 admin.site.register(User, JobCountsUserAdmin)
 
 
-@admin.action(description="Revoke selected tokens", permissions=["change"])
+@admin.action(description=gettext_lazy("Revoke selected tokens"), permissions=["change"])
 def revoke_tokens(modeladmin, request, queryset) -> None:
     tokens = list(queryset)
     changed = sum(1 for token in tokens if token.revoke())
-    text = f"Revoked {changed} token{'s' if changed != 1 else ''}."
+    text = ngettext("Revoked %(count)s token.", "Revoked %(count)s tokens.", changed) % {"count": changed}
     if len(tokens) > changed:
-        text += f" Skipped {len(tokens) - changed}: already revoked."
+        text += " " + _("Skipped %(count)s: %(reasons)s.") % {
+            "count": len(tokens) - changed,
+            "reasons": _("already revoked"),
+        }
     modeladmin.message_user(request, text)
 
 
@@ -462,7 +489,7 @@ class SuperuserWritesOnly:
         return request.user.is_active and request.user.is_superuser
 
 
-@admin.action(description="Resubmit selected tasks to queue", permissions=["change"])
+@admin.action(description=gettext_lazy("Resubmit selected tasks to queue"), permissions=["change"])
 def resubmit_task(modeladmin, request, queryset):
     # django-q2's own action declares no permission, so any staff user who
     # can view the list could run it; this one needs "change" (a superuser).

@@ -1,6 +1,8 @@
 """JSON API v1. Same model methods as the pages; only the transport differs.
 
-Errors are ``{"error": CODE, "message": text, "details": {...}}``.
+Errors are ``{"error": CODE, "message": text, "details": {...}}``. The
+messages (``details`` too, keyed by field name) are in the language of the
+request's Accept-Language (synthesis.i18n); the codes and keys never change.
 """
 
 import base64
@@ -14,7 +16,9 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpResponseNotModified, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.formats import number_format
 from django.utils.http import parse_etags, quote_etag
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_safe
 
@@ -41,7 +45,9 @@ def _csrf_failure(request):
     # A bare callback: the real view is csrf_exempt, which would skip the check.
     check = CsrfViewMiddleware(lambda req: None)
     rejection = check.process_view(request, lambda req: None, (), {})
-    return None if rejection is None else "CSRF verification failed: send the csrftoken cookie's value in X-CSRFToken."
+    return (
+        None if rejection is None else _("CSRF verification failed: send the csrftoken cookie's value in X-CSRFToken.")
+    )
 
 
 def _unauthorized(code: str, message: str) -> JsonResponse:
@@ -66,7 +72,8 @@ def api_login_required(view):
             return error_response(
                 413,
                 "REQUEST_TOO_LARGE",
-                f"The request body is larger than {limit:,} bytes.",
+                _("The request body is larger than %(max)s bytes.")
+                % {"max": number_format(limit, force_grouping=True)},
                 {"max_bytes": limit},
             )
 
@@ -75,14 +82,14 @@ def api_login_required(view):
         if header is not None:
             # A request that names a token is judged by that token alone, even
             # if it also carries a session cookie.
-            scheme, _, secret = header.strip().partition(" ")
+            scheme, _space, secret = header.strip().partition(" ")
             token = ApiToken.objects.authenticate(secret.strip()) if scheme.lower() == "bearer" else None
             if token is None:
-                return _unauthorized("INVALID_TOKEN", "The API token is unknown or revoked.")
+                return _unauthorized("INVALID_TOKEN", _("The API token is unknown or revoked."))
             request.user = token.owner
             request.api_token = token
         elif not request.user.is_authenticated:
-            return _unauthorized("NOT_AUTHENTICATED", "Log in or send an API token.")
+            return _unauthorized("NOT_AUTHENTICATED", _("Log in or send an API token."))
         elif request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
             reason = _csrf_failure(request)
             if reason:
@@ -93,7 +100,7 @@ def api_login_required(view):
 
 
 def job_not_found(job_id) -> JsonResponse:
-    return error_response(404, "JOB_NOT_FOUND", f"No job {job_id}.", {"job_id": str(job_id)})
+    return error_response(404, "JOB_NOT_FOUND", _("No job %(job)s.") % {"job": job_id}, {"job_id": str(job_id)})
 
 
 def job_summary(job: Job) -> dict:
@@ -172,15 +179,15 @@ def version_source(user, data) -> tuple[Job | None, list[int], dict]:
         except ValueError:
             source = None
         if source is None:
-            errors["based_on"] = "No job of yours has this id."
+            errors["based_on"] = _("No job of yours has this id.")
     raw_retake = data.get("retake_turns", [])
     turns = data.get("turns") if isinstance(data.get("turns"), list) else []
     if not isinstance(raw_retake, list) or not all(
         isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(turns) for i in raw_retake
     ):
-        errors["retake_turns"] = "A list of turn positions (0 to the number of turns - 1)."
+        errors["retake_turns"] = _("A list of turn positions (0 to the number of turns - 1).")
     elif raw_retake and raw is None:
-        errors["retake_turns"] = "Only with based_on: a retake is a new version of a job."
+        errors["retake_turns"] = _("Only with based_on: a retake is a new version of a job.")
     else:
         retake = raw_retake
     return source, retake, errors
@@ -194,17 +201,20 @@ def submit_job(request):
         return error_response(
             400,
             "VALIDATION_ERROR",
-            "The Idempotency-Key header is not valid.",
-            {"Idempotency-Key": f"1 to {IDEMPOTENCY_KEY_MAX_LENGTH} printable ASCII characters, e.g. a UUID."},
+            _("The Idempotency-Key header is not valid."),
+            {
+                "Idempotency-Key": _("1 to %(max)s printable ASCII characters, e.g. a UUID.")
+                % {"max": IDEMPOTENCY_KEY_MAX_LENGTH}
+            },
         )
     try:
         data = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         # RecursionError: arrays nested thousands deep exhaust the decoder's stack.
-        return error_response(400, "VALIDATION_ERROR", "The body is not valid JSON.", {"body": str(exc)})
+        return error_response(400, "VALIDATION_ERROR", _("The body is not valid JSON."), {"body": str(exc)})
     source, retake, errors = version_source(request.user, data)
     if errors:
-        return error_response(400, "VALIDATION_ERROR", "Some fields are not valid.", errors)
+        return error_response(400, "VALIDATION_ERROR", _("Some fields are not valid."), errors)
     try:
         provider, params = clean_job_request(data)
         job = Job.objects.submit(
@@ -217,7 +227,7 @@ def submit_job(request):
             retake_turns=retake,
         )
     except JobRequestInvalid as invalid:
-        return error_response(400, "VALIDATION_ERROR", "Some fields are not valid.", invalid.errors)
+        return error_response(400, "VALIDATION_ERROR", _("Some fields are not valid."), invalid.errors)
     except JobLimitExceeded as limit:
         return error_response(
             429, "JOB_LIMIT_EXCEEDED", str(limit), {"current_jobs": limit.current_jobs, "max_jobs": limit.max_jobs}
@@ -258,26 +268,26 @@ def list_jobs(request):
         if not 1 <= limit <= 100:
             raise ValueError
     except ValueError:
-        errors["limit"] = "Must be a whole number from 1 to 100."
+        errors["limit"] = _("Must be a whole number from %(low)s to %(high)s.") % {"low": 1, "high": 100}
     try:
         offset = int(offset)
         if offset < 0:
             raise ValueError
     except ValueError:
-        errors["offset"] = "Must be a whole number, 0 or more."
+        errors["offset"] = _("Must be a whole number, 0 or more.")
     status = request.GET.get("status")
     if status and status not in Job.Status.values:
-        errors["status"] = f"Unknown status; use one of {', '.join(Job.Status.values)}."
+        errors["status"] = _("Unknown status; use one of %(statuses)s.") % {"statuses": ", ".join(Job.Status.values)}
     cursor = request.GET.get("cursor")
     if cursor:
         try:
             cursor = decode_cursor(cursor)
         except ValueError:
-            errors["cursor"] = "Not a cursor from this API: use next_cursor of the page before."
+            errors["cursor"] = _("Not a cursor from this API: use next_cursor of the page before.")
         if offset:
-            errors["offset"] = "Give either a cursor or an offset, not both."
+            errors["offset"] = _("Give either a cursor or an offset, not both.")
     if errors:
-        return error_response(400, "VALIDATION_ERROR", "Some query parameters are not valid.", errors)
+        return error_response(400, "VALIDATION_ERROR", _("Some query parameters are not valid."), errors)
     # The total comes from the counts the database keeps (JobCount), not from
     # counting up to 100,000 rows on every page.
     counts = JobCount.objects.for_user(request.user).by_status()
@@ -332,7 +342,7 @@ def job(request, job_id):
         return error_response(
             409,
             "JOB_CANNOT_CANCEL",
-            f"Only pending or processing jobs can be cancelled; this one is {job.status}.",
+            _("Only pending or processing jobs can be cancelled; this one is %(status)s.") % {"status": job.status},
             {"status": job.status},
         )
     etag = job_etag(job)
@@ -357,7 +367,10 @@ def download(request, job_id):
         return job_not_found(job_id)
     if job.status != Job.Status.COMPLETED or not job.audio:
         return error_response(
-            404, "JOB_NOT_COMPLETED", f"The job is {job.status}; there is no audio yet.", {"status": job.status}
+            404,
+            "JOB_NOT_COMPLETED",
+            _("The job is %(status)s; there is no audio yet.") % {"status": job.status},
+            {"status": job.status},
         )
     return audio_response(request, job)
 

@@ -11,11 +11,13 @@ import re
 from django import forms
 from django.conf import settings
 from django.urls import reverse
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from synthesis import voice_picker
 from synthesis.audio import OUTPUT_FORMATS
-from synthesis.language import LANGUAGE_NAMES, engine_tag, language_of_all, same_language
+from synthesis.language import engine_tag, language_of_all, same_language
 from synthesis.pauses import pause_problems, strip_pauses
 from synthesis.providers import available_providers, get_provider
 from synthesis.script import ScriptError, ScriptNote, Turn, read_script, speakers_of
@@ -32,6 +34,21 @@ from synthesis.validation import (
 DEFAULT_LANGUAGE = ""
 # Speaker colours cycle through this many CSS classes (spk-0 … spk-7).
 SPEAKER_COLOURS = 8
+# The detected languages (synthesis.language.LANGUAGE_NAMES), named in the
+# page's language for the editor's warnings.
+LANGUAGE_NAMES = {
+    "zh-TW": gettext_lazy("Chinese (Traditional, Mandarin)"),
+    "zh-CN": gettext_lazy("Chinese (Simplified, Mandarin)"),
+    "yue": gettext_lazy("Cantonese"),
+    "ja": gettext_lazy("Japanese"),
+    "ko": gettext_lazy("Korean"),
+    "ar": gettext_lazy("Arabic"),
+    "he": gettext_lazy("Hebrew"),
+    "ru": gettext_lazy("Russian"),
+    "hi": gettext_lazy("Hindi"),
+    "th": gettext_lazy("Thai"),
+    "en": gettext_lazy("English"),
+}
 ERROR_KEY = re.compile(r"^(?P<list>turns|voice_assignments)\[(?P<position>\d+)\](?:\.(?P<field>\w+))?$")
 
 
@@ -59,29 +76,40 @@ def voices_for_language(provider, language: str | None) -> list:
 
 class DialogueForm(forms.Form):
     script = forms.CharField(
-        label="Dialogue",
-        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "true", "autocomplete": "off"}),
+        label=gettext_lazy("Dialogue"),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 10,
+                "spellcheck": "true",
+                "autocomplete": "off",
+                "placeholder": gettext_lazy(
+                    "Alice: Hi Bob, have you heard the news?\nBob: No, tell me!\nCarol: I'll tell you both."
+                ),
+            }
+        ),
         strip=False,
-        help_text="One line per turn: “Speaker: text”. A line without a speaker continues the turn above; "
-        "blank lines are ignored.",
-        error_messages={"required": "Write at least one line, like “Alice: Hello.”"},
+        help_text=gettext_lazy(
+            "One line per turn: “Speaker: text”. A line without a speaker continues the turn above; "
+            "blank lines are ignored."
+        ),
+        error_messages={"required": gettext_lazy("Write at least one line, like “Alice: Hello.”")},
     )
     # Plain text fields with select widgets: which values are allowed is
     # clean_job_request's call, not a second list here.
-    provider = forms.CharField(label="Engine", widget=forms.Select)
-    language = forms.CharField(label="Language", widget=forms.Select, required=False)
+    provider = forms.CharField(label=gettext_lazy("Engine"), widget=forms.Select)
+    language = forms.CharField(label=gettext_lazy("Language"), widget=forms.Select, required=False)
     output_format = forms.CharField(
-        label="Format",
+        label=gettext_lazy("Format"),
         initial="mp3",
         widget=forms.Select(choices=[(f, f.upper()) for f in OUTPUT_FORMATS]),
     )
     gap_ms = forms.IntegerField(
-        label="Pause between turns (ms)",
+        label=gettext_lazy("Pause between turns (ms)"),
         initial=DEFAULT_GAP_MS,
         widget=forms.NumberInput(attrs={"min": GAP_RANGE[0], "max": GAP_RANGE[1], "step": 50}),
     )
     crossfade_ms = forms.IntegerField(
-        label="Crossfade (ms)",
+        label=gettext_lazy("Crossfade (ms)"),
         initial=DEFAULT_CROSSFADE_MS,
         widget=forms.NumberInput(attrs={"min": CROSSFADE_RANGE[0], "max": CROSSFADE_RANGE[1], "step": 10}),
     )
@@ -123,9 +151,10 @@ class DialogueForm(forms.Form):
         # speakers used to build 4,000 voice pickers (16 s, a 15 MB page).
         self.limit_error = None
         if len(script) > settings.TTS_MAX_JOB_CHARS:
-            self.limit_error = (
-                f"A dialogue has at most {settings.TTS_MAX_JOB_CHARS:,} characters; this one has {len(script):,}."
-            )
+            self.limit_error = _("A dialogue has at most %(max)s characters; this one has %(count)s.") % {
+                "max": number_format(settings.TTS_MAX_JOB_CHARS, force_grouping=True),
+                "count": number_format(len(script), force_grouping=True),
+            }
         else:
             try:
                 read = read_script(script)
@@ -142,9 +171,10 @@ class DialogueForm(forms.Form):
         self.script_notes = sorted(self.script_notes + self.pause_errors, key=lambda note: note.line)
         self.speakers = speakers_of(self.turns)
         if len(self.speakers) > settings.TTS_MAX_SPEAKERS:
-            self.limit_error = (
-                f"A dialogue has at most {settings.TTS_MAX_SPEAKERS} speakers; this one has {len(self.speakers)}."
-            )
+            self.limit_error = _("A dialogue has at most %(max)s speakers; this one has %(count)s.") % {
+                "max": settings.TTS_MAX_SPEAKERS,
+                "count": len(self.speakers),
+            }
             self.turns, self.speakers = [], []
         self._add_voice_fields(raw, reset_voices)
 
@@ -188,7 +218,7 @@ class DialogueForm(forms.Form):
             if chosen in known and chosen not in {v.id for v in offered}:
                 choices.insert(0, (_("Chosen"), [(chosen, voice_picker.voice_label(known[chosen]))]))
             field = forms.CharField(
-                label=f"Voice for {speaker}",
+                label=_("Voice for %(speaker)s") % {"speaker": speaker},
                 widget=forms.Select(choices=choices, attrs={"id": f"id_voice_{number}", "class": "voice-select"}),
                 required=False,
             )
@@ -267,7 +297,11 @@ class DialogueForm(forms.Form):
         match = ERROR_KEY.match(key)
         if match and match["list"] == "turns":
             turn = self.turns[int(match["position"])]
-            return "script", f"Line {turn.line} ({turn.speaker}): {message}"
+            return "script", _("Line %(line)s (%(speaker)s): %(message)s") % {
+                "line": turn.line,
+                "speaker": turn.speaker,
+                "message": message,
+            }
         if match and match["list"] == "voice_assignments" and match["field"] == "voice_id":
             # Assignments are built in self.speakers order.
             return voice_field_name(self.speakers[int(match["position"])]), message

@@ -7,14 +7,18 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_in
 from django.core.files.base import ContentFile
 from django.db import connection, models, transaction
 from django.db.models import Case, F, OuterRef, Q, Subquery, When
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
+from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext_lazy as _
 from django_q.tasks import async_task
 
+from synthesis import i18n
 from synthesis.audio import Audio
 from synthesis.counting import count_or_estimate
 from synthesis.pauses import strip_pauses
@@ -24,9 +28,37 @@ from synthesis.validation import clean_job_request
 log = logging.getLogger("synthesis.jobs")
 
 
+# What each failure code means, for the pages in a language other than the
+# worker's English (Job.failure_text).
+FAILURE_SUMMARIES = {
+    "TIMEOUT": _("The job ran past its time limit and was stopped."),
+    "QUEUE_EXPIRED": _("No worker picked this job up in time."),
+    "WORKER_LOST": _("The job was interrupted too many times (the worker running it stopped)."),
+    "NO_AUDIO": _("A turn has nothing to say once emoji and symbols are left out."),
+    "ENGINE_CRASHED": _("The speech engine crashed on a turn."),
+    "ENGINE_UNAVAILABLE": _("The speech engine is not available on this server."),
+    "PROVIDER_UNAVAILABLE": _("The speech provider is not available on this server."),
+    "PROVIDER_AUTH_FAILED": _("The speech provider refused the server's credentials."),
+    "PROVIDER_BAD_AUDIO": _("The speech provider sent audio that could not be read."),
+    "PROVIDER_RATE_LIMITED": _("The speech provider is limiting requests; try again later."),
+    "PROVIDER_REJECTED": _("The speech provider refused the text or the voice."),
+    "PROVIDER_TIMEOUT": _("The speech provider did not answer in time."),
+    "PROVIDER_UNREACHABLE": _("The speech provider could not be reached."),
+    "PROVIDER_ERROR": _("The speech provider reported an error."),
+    "SYNTHESIS_FAILED": _("Speech synthesis failed."),
+    "VOICE_NOT_FOUND": _("A chosen voice is not available."),
+    "INTERNAL_ERROR": _("Synthesis failed unexpectedly; the error has been logged."),
+    "MARKED_FAILED": _("Marked failed by staff."),
+}
+
+
 class JobLimitExceeded(Exception):
     def __init__(self, current_jobs: int, max_jobs: int):
-        super().__init__(f"You already have {current_jobs} active jobs; the limit is {max_jobs}.")
+        # Raised while a request is served: in that request's language.
+        super().__init__(
+            gettext("You already have %(current)s active jobs; the limit is %(max)s.")
+            % {"current": current_jobs, "max": max_jobs}
+        )
         self.current_jobs = current_jobs
         self.max_jobs = max_jobs
 
@@ -35,7 +67,9 @@ class IdempotencyKeyReused(Exception):
     """The Idempotency-Key of an earlier submission, sent with another body."""
 
     def __init__(self, job):
-        super().__init__("This Idempotency-Key was already used for a different request; send a new key for a new job.")
+        super().__init__(
+            gettext("This Idempotency-Key was already used for a different request; send a new key for a new job.")
+        )
         self.job = job
 
 
@@ -397,11 +431,11 @@ def _process_exists(pid: int) -> bool:
 
 class Job(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending"
-        PROCESSING = "processing"
-        COMPLETED = "completed"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
+        PENDING = "pending", _("Pending")
+        PROCESSING = "processing", _("Processing")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
 
     ACTIVE_STATUSES = (Status.PENDING, Status.PROCESSING)
     FINAL_STATUSES = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
@@ -508,6 +542,23 @@ class Job(models.Model):
     @property
     def can_cancel(self) -> bool:
         return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def failure_text(self) -> str:
+        """Why the job failed, in the page's language. The stored message is
+        written by the worker, in English, with the particulars (which turn,
+        what the provider said); in another language the pages show what its
+        code means instead, and the stored message beneath (failure_detail)."""
+        summary = FAILURE_SUMMARIES.get(self.error_code)
+        if summary is None or (get_language() or "en").startswith("en"):
+            return self.error_message or str(summary or "")
+        return str(summary)
+
+    @property
+    def failure_detail(self) -> str:
+        """The worker's own message, when failure_text is a translated summary."""
+        text = self.failure_text
+        return self.error_message if self.error_message and self.error_message != text else ""
 
     @property
     def was_resumed(self) -> bool:
@@ -1005,3 +1056,31 @@ def revoke_tokens_on_password_change(sender, instance, created, **kwargs):
     silent re-hash at login (a hasher upgrade) clears it before saving."""
     if not created and getattr(instance, "_password", None) is not None:
         ApiToken.objects.for_user(instance).revoke_all()
+
+
+# --- the user's language ------------------------------------------------------
+
+
+class LanguagePreference(models.Model):
+    """The UI language a user chose in the page header, so it follows them to
+    another browser: copied into the session at login (synthesis.i18n)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True)
+    # One of settings.LANGUAGES; checked where it is set, not as choices, so
+    # offering one more language needs no migration.
+    language = models.CharField(max_length=15)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return f"{self.user_id}: {self.language}"
+
+
+@receiver(user_logged_in, dispatch_uid="restore_ui_language")
+def restore_language(sender, request, user, **kwargs):
+    """At login, the language the user chose last time, wherever that was:
+    kept in the session, where synthesis.i18n's middleware finds it."""
+    if request is None or not hasattr(request, "session"):
+        return
+    language = LanguagePreference.objects.filter(user=user).values_list("language", flat=True).first()
+    if i18n.supported(language):
+        request.session[i18n.SESSION_KEY] = language

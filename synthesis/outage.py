@@ -25,6 +25,9 @@ import sys
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse, JsonResponse
+from django.utils.html import escape
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.defaults import server_error as django_server_error
 
 log = logging.getLogger("synthesis.outage")
@@ -33,16 +36,24 @@ DATABASE_ERRORS = (OperationalError, InterfaceError)
 # A PostgreSQL restart or fail-over takes seconds; clients should not hammer it.
 RETRY_AFTER_SECONDS = 10
 
+
 # Plain on purpose: no template (rendering must not need the database), no
 # inline style (the Content-Security-Policy of synthesis/security.py allows none).
-UNAVAILABLE_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Temporarily unavailable · ttsjobs</title>
+def unavailable_page() -> str:
+    return """<!doctype html>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{title} · ttsjobs</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body>
-<h1>Temporarily unavailable</h1>
-<p>ttsjobs cannot reach its database right now. Your jobs are safe; please try again in a few seconds.</p>
+<h1>{title}</h1>
+<p>{text}</p>
 </body></html>
-"""
+""".format(
+        lang=escape(get_language() or "en"),
+        title=escape(_("Temporarily unavailable")),
+        text=escape(
+            _("ttsjobs cannot reach its database right now. Your jobs are safe; please try again in a few seconds.")
+        ),
+    )
 
 
 def is_api(request) -> bool:
@@ -56,13 +67,13 @@ def database_unavailable(request, error=None) -> HttpResponse:
         response = JsonResponse(
             {
                 "error": "DATABASE_UNAVAILABLE",
-                "message": "The service cannot reach its database right now; try again in a few seconds.",
+                "message": _("The service cannot reach its database right now; try again in a few seconds."),
                 "details": {},
             },
             status=503,
         )
     else:
-        response = HttpResponse(UNAVAILABLE_PAGE, status=503)
+        response = HttpResponse(unavailable_page(), status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     response["Cache-Control"] = "no-store"
     if error is not None:
@@ -96,7 +107,7 @@ def server_error(request):
         return JsonResponse(
             {
                 "error": "INTERNAL_ERROR",
-                "message": "Something went wrong on our side; the error has been logged.",
+                "message": _("Something went wrong on our side; the error has been logged."),
                 "details": {},
             },
             status=500,

@@ -8,7 +8,9 @@ input never reaches the worker.
 import re
 
 from django.conf import settings
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from synthesis.audio import OUTPUT_FORMATS, estimate_duration_seconds
 from synthesis.language import language_of_all
@@ -23,10 +25,14 @@ DEFAULT_CROSSFADE_MS = 50
 
 def _hours(seconds: float) -> str:
     if seconds < 120:
-        return f"{round(seconds)} seconds"
+        return ngettext("%(count)s second", "%(count)s seconds", round(seconds)) % {"count": round(seconds)}
     if seconds < 3600:
-        return f"{round(seconds / 60)} minutes"
-    return f"{seconds / 3600:.1f}".removesuffix(".0") + " hours"
+        minutes = round(seconds / 60)
+        return ngettext("%(count)s minute", "%(count)s minutes", minutes) % {"count": minutes}
+    hours = round(seconds / 3600, 1)
+    shown = number_format(hours, 0 if hours == int(hours) else 1)
+    # gettext's plural rule takes whole numbers: 1.5 hours is plural.
+    return ngettext("%(count)s hour", "%(count)s hours", int(hours) if hours == int(hours) else 2) % {"count": shown}
 
 
 class JobRequestInvalid(Exception):
@@ -40,10 +46,14 @@ def _int_in_range(data, name, default, low, high, errors):
     if value is None:
         value = default
     if isinstance(value, bool) or not isinstance(value, int):
-        errors[name] = f"Must be a whole number from {low} to {high}."
+        errors[name] = _("Must be a whole number from %(low)s to %(high)s.") % {"low": low, "high": high}
         return default
     if not low <= value <= high:
-        errors[name] = f"Must be from {low} to {high}; got {value}."
+        errors[name] = _("Must be from %(low)s to %(high)s; got %(value)s.") % {
+            "low": low,
+            "high": high,
+            "value": value,
+        }
     return value
 
 
@@ -58,7 +68,7 @@ def _unstorable_strings(value, where: str = "") -> dict[str, str]:
     found = {}
     if isinstance(value, str):
         if UNSTORABLE.search(value):
-            found[where or "body"] = "Contains a NUL character or an unpaired surrogate, which cannot be stored."
+            found[where or "body"] = _("Contains a NUL character or an unpaired surrogate, which cannot be stored.")
     elif isinstance(value, list):
         for i, item in enumerate(value):
             found.update(_unstorable_strings(item, f"{where}[{i}]"))
@@ -73,7 +83,7 @@ def _unstorable_strings(value, where: str = "") -> dict[str, str]:
 def clean_job_request(data) -> tuple[str, dict]:
     """Return ``(provider_name, params)`` or raise JobRequestInvalid."""
     if not isinstance(data, dict):
-        raise JobRequestInvalid({"body": "Expected a JSON object."})
+        raise JobRequestInvalid({"body": _("Expected a JSON object.")})
     unstorable = _unstorable_strings(data)
     if unstorable:
         raise JobRequestInvalid(unstorable)
@@ -85,9 +95,14 @@ def clean_job_request(data) -> tuple[str, dict]:
     provider_name = data.get("provider")
     provider = None
     if provider_name is None:
-        errors["provider"] = f"Required: the provider to synthesize with; available: {', '.join(sorted(providers))}."
+        errors["provider"] = _("Required: the provider to synthesize with; available: %(providers)s.") % {
+            "providers": ", ".join(sorted(providers))
+        }
     elif not isinstance(provider_name, str) or provider_name not in providers:
-        errors["provider"] = f"Unknown provider {provider_name!r}; available: {', '.join(sorted(providers))}."
+        errors["provider"] = _("Unknown provider %(provider)r; available: %(providers)s.") % {
+            "provider": provider_name,
+            "providers": ", ".join(sorted(providers)),
+        }
     else:
         provider = providers[provider_name]
 
@@ -95,12 +110,15 @@ def clean_job_request(data) -> tuple[str, dict]:
     # The type check first: a list or an object is unhashable, and `in` on
     # the dict would raise (a 500) instead of naming the field.
     if not isinstance(output_format, str) or output_format not in OUTPUT_FORMATS:
-        errors["output_format"] = f"Unknown output format {output_format!r}; use one of {', '.join(OUTPUT_FORMATS)}."
+        errors["output_format"] = _("Unknown output format %(format)r; use one of %(formats)s.") % {
+            "format": output_format,
+            "formats": ", ".join(OUTPUT_FORMATS),
+        }
 
     # None or absent: read from the text once the turns are known.
     language = data.get("language")
     if language is not None and (not isinstance(language, str) or not (0 < len(language) <= 20)):
-        errors["language"] = "Must be a language code such as 'zh-TW', 'en' or 'cmn'."
+        errors["language"] = _("Must be a language code such as 'zh-TW', 'en' or 'cmn'.")
 
     gap_ms = _int_in_range(data, "gap_ms", DEFAULT_GAP_MS, *GAP_RANGE, errors)
     crossfade_ms = _int_in_range(data, "crossfade_ms", DEFAULT_CROSSFADE_MS, *CROSSFADE_RANGE, errors)
@@ -112,13 +130,15 @@ def clean_job_request(data) -> tuple[str, dict]:
         estimate = estimate_duration_seconds([strip_pauses(t["text"]) for t in turns], gap_ms)
         estimate += sum(total_pause_ms(t["text"]) for t in turns) / 1000
         if estimate > settings.TTS_MAX_AUDIO_SECONDS:
-            errors["turns"] = (
-                f"This dialogue would make about {_hours(estimate)} of audio; "
-                f"at most {_hours(settings.TTS_MAX_AUDIO_SECONDS)}. Split it into shorter jobs."
-            )
+            errors["turns"] = _(
+                "This dialogue would make about %(estimate)s of audio; at most %(max)s. Split it into shorter jobs."
+            ) % {"estimate": _hours(estimate), "max": _hours(settings.TTS_MAX_AUDIO_SECONDS)}
     speakers = list(dict.fromkeys(t["speaker"] for t in turns))
     if len(speakers) > settings.TTS_MAX_SPEAKERS:
-        errors["turns"] = f"At most {settings.TTS_MAX_SPEAKERS} speakers; got {len(speakers)}."
+        errors["turns"] = _("At most %(max)s speakers; got %(count)s.") % {
+            "max": settings.TTS_MAX_SPEAKERS,
+            "count": len(speakers),
+        }
     assignments = _clean_assignments(data.get("voice_assignments"), speakers, provider, errors)
     if language is None:
         # The job says which was used: input_params.language.
@@ -138,26 +158,32 @@ def clean_job_request(data) -> tuple[str, dict]:
 
 def _clean_turns(raw, errors) -> list[dict]:
     if not isinstance(raw, list) or not raw:
-        errors["turns"] = "Give at least one turn: a list of {speaker, text, index}."
+        errors["turns"] = _("Give at least one turn: a list of {speaker, text, index}.")
         return []
     if len(raw) > settings.TTS_MAX_TURNS:
-        errors["turns"] = f"At most {settings.TTS_MAX_TURNS} turns; got {len(raw)}."
+        errors["turns"] = _("At most %(max)s turns; got %(count)s.") % {
+            "max": settings.TTS_MAX_TURNS,
+            "count": len(raw),
+        }
         return []
     turns, seen_indexes, total_chars = [], set(), 0
     for position, turn in enumerate(raw):
         where = f"turns[{position}]"
         if not isinstance(turn, dict):
-            errors[where] = "Each turn must be an object with speaker, text and index."
+            errors[where] = _("Each turn must be an object with speaker, text and index.")
             continue
         speaker, text, index = turn.get("speaker"), turn.get("text"), turn.get("index", position)
         if not isinstance(speaker, str) or not speaker.strip():
-            errors[f"{where}.speaker"] = "Give the speaker's name."
+            errors[f"{where}.speaker"] = _("Give the speaker's name.")
         elif len(speaker.strip()) > settings.TTS_MAX_SPEAKER_NAME:
-            errors[f"{where}.speaker"] = f"At most {settings.TTS_MAX_SPEAKER_NAME} characters."
+            errors[f"{where}.speaker"] = _("At most %(max)s characters.") % {"max": settings.TTS_MAX_SPEAKER_NAME}
         if not isinstance(text, str) or not text.strip():
-            errors[f"{where}.text"] = "The text is empty."
+            errors[f"{where}.text"] = _("The text is empty.")
         elif len(text) > settings.TTS_MAX_TURN_CHARS:
-            errors[f"{where}.text"] = f"At most {settings.TTS_MAX_TURN_CHARS} characters in a turn; got {len(text)}."
+            errors[f"{where}.text"] = _("At most %(max)s characters in a turn; got %(count)s.") % {
+                "max": settings.TTS_MAX_TURN_CHARS,
+                "count": len(text),
+            }
         elif problems := pause_problems(text):
             errors[f"{where}.text"] = " ".join(problems)
         elif not strip_pauses(text) and not total_pause_ms(text):
@@ -166,49 +192,57 @@ def _clean_turns(raw, errors) -> list[dict]:
         else:
             total_chars += len(text)
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-            errors[f"{where}.index"] = "Must be a whole number, 0 or more."
+            errors[f"{where}.index"] = _("Must be a whole number, 0 or more.")
         elif index in seen_indexes:
-            errors[f"{where}.index"] = f"Index {index} is used twice."
+            errors[f"{where}.index"] = _("Index %(index)s is used twice.") % {"index": index}
         else:
             seen_indexes.add(index)
         if isinstance(speaker, str) and isinstance(text, str) and isinstance(index, int):
             turns.append({"speaker": speaker.strip(), "text": text.strip(), "index": index})
     if total_chars > settings.TTS_MAX_JOB_CHARS:
-        errors["turns"] = f"At most {settings.TTS_MAX_JOB_CHARS} characters in a job; got {total_chars}."
+        errors["turns"] = _("At most %(max)s characters in a job; got %(count)s.") % {
+            "max": settings.TTS_MAX_JOB_CHARS,
+            "count": total_chars,
+        }
     turns.sort(key=lambda t: t["index"])
     return turns
 
 
 def _clean_assignments(raw, speakers, provider, errors) -> list[dict]:
     if not isinstance(raw, list):
-        errors["voice_assignments"] = "Give a list of {speaker, voice_id}, one per speaker."
+        errors["voice_assignments"] = _("Give a list of {speaker, voice_id}, one per speaker.")
         return []
     voice_ids = provider.voice_ids() if provider else set()
     by_speaker = {}
     for position, item in enumerate(raw):
         where = f"voice_assignments[{position}]"
         if not isinstance(item, dict):
-            errors[where] = "Each assignment must be an object with speaker and voice_id."
+            errors[where] = _("Each assignment must be an object with speaker and voice_id.")
             continue
         speaker, voice_id, voice_name = item.get("speaker"), item.get("voice_id"), item.get("voice_name")
         if not isinstance(speaker, str) or not speaker.strip():
-            errors[f"{where}.speaker"] = "Give the speaker's name."
+            errors[f"{where}.speaker"] = _("Give the speaker's name.")
             continue
         speaker = speaker.strip()
         if speaker in by_speaker:
-            errors[f"{where}.speaker"] = f"{speaker!r} has two voice assignments."
+            errors[f"{where}.speaker"] = _("%(speaker)r has two voice assignments.") % {"speaker": speaker}
             continue
         if not isinstance(voice_id, str) or not voice_id:
-            errors[f"{where}.voice_id"] = "Give a voice id."
+            errors[f"{where}.voice_id"] = _("Give a voice id.")
             continue
         if provider and voice_id not in voice_ids:
-            errors[f"{where}.voice_id"] = f"The {provider.name} provider has no voice {voice_id!r}."
+            errors[f"{where}.voice_id"] = _("The %(provider)s provider has no voice %(voice)r.") % {
+                "provider": provider.name,
+                "voice": voice_id,
+            }
             continue
         if voice_name is not None and not isinstance(voice_name, str):
-            errors[f"{where}.voice_name"] = "Must be text."
+            errors[f"{where}.voice_name"] = _("Must be text.")
             continue
         by_speaker[speaker] = {"speaker": speaker, "voice_id": voice_id, "voice_name": (voice_name or "")[:100]}
     missing = [s for s in speakers if s not in by_speaker]
     if missing:
-        errors["voice_assignments"] = "No voice for " + ", ".join(repr(s) for s in missing) + "."
+        errors["voice_assignments"] = _("No voice for %(speakers)s.") % {
+            "speakers": ", ".join(repr(s) for s in missing)
+        }
     return [by_speaker[s] for s in speakers if s in by_speaker]

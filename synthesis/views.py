@@ -24,6 +24,8 @@ from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
@@ -40,11 +42,11 @@ from synthesis.validation import JobRequestInvalid
 
 PAGE_SIZE = 20
 STATUS_TABS = [
-    ("", "All"),
-    ("active", "Active"),
-    (Job.Status.COMPLETED, "Completed"),
-    (Job.Status.FAILED, "Failed"),
-    (Job.Status.CANCELLED, "Cancelled"),
+    ("", pgettext_lazy("jobs", "All")),
+    ("active", pgettext_lazy("jobs", "Active")),
+    (Job.Status.COMPLETED, Job.Status.COMPLETED.label),
+    (Job.Status.FAILED, Job.Status.FAILED.label),
+    (Job.Status.CANCELLED, Job.Status.CANCELLED.label),
 ]
 # What a row of the list shows, and nothing more: input_params can hold
 # 100,000 characters of dialogue, so only its voice assignments are read.
@@ -68,17 +70,17 @@ PREVIEW_TEXTS = {
 
 
 def limit_message(limit: JobLimitExceeded) -> str:
-    return (
-        f"You have {limit.current_jobs} jobs waiting or running, and the limit is {limit.max_jobs}. "
+    return _(
+        "You have %(current)s jobs waiting or running, and the limit is %(max)s. "
         "Wait for one to finish, or cancel a pending one, then try again."
-    )
+    ) % {"current": limit.current_jobs, "max": limit.max_jobs}
 
 
 def resubmit_refused_message(invalid: JobRequestInvalid) -> str:
-    return (
-        "This job's input is no longer accepted (" + "; ".join(invalid.errors.values()) + "). "
+    return _(
+        "This job's input is no longer accepted (%(reasons)s). "
         "Use “Edit as a new dialogue” to change it and submit it again."
-    )
+    ) % {"reasons": "; ".join(invalid.errors.values())}
 
 
 @require_safe
@@ -299,10 +301,12 @@ def job_cancel(request, job_id):
     if request.method == "GET":
         return TemplateResponse(request, "synthesis/job_cancel.html", {"job": job})
     if job.cancel():
-        messages.success(request, f"Cancelled job “{job.title}”.")
+        messages.success(request, _("Cancelled job “%(title)s”.") % {"title": job.title})
     else:
         messages.error(
-            request, f"Only waiting or running jobs can be cancelled; this one is {job.get_status_display().lower()}."
+            request,
+            _("Only waiting or running jobs can be cancelled; this one is %(status)s.")
+            % {"status": job.get_status_display().lower()},
         )
     if request.htmx and request.htmx.target == "job-list":
         status, page = list_state_of_htmx_page(request)
@@ -319,7 +323,7 @@ def job_cancel(request, job_id):
 def job_resubmit(request, job_id):
     job = get_job_for_user(request.user, job_id)
     if not job.can_resubmit:
-        messages.error(request, "Only failed and cancelled jobs can be resubmitted.")
+        messages.error(request, _("Only failed and cancelled jobs can be resubmitted."))
         new_job = None
     else:
         try:
@@ -331,7 +335,7 @@ def job_resubmit(request, job_id):
             messages.error(request, resubmit_refused_message(invalid))
             new_job = None
         else:
-            messages.success(request, f"Resubmitted as job {new_job.pk}.")
+            messages.success(request, _("Resubmitted as job %(job)s.") % {"job": new_job.pk})
     if request.htmx and request.htmx.target == "job-list":
         status, page = list_state_of_htmx_page(request)
         return render_list(request, status, page, oob_messages=True)
@@ -353,7 +357,7 @@ def safe_next(request) -> str | None:
 def job_download(request, job_id):
     job = get_job_for_user(request.user, job_id)
     if job.status != Job.Status.COMPLETED or not job.audio:
-        raise Http404("This job has no audio.")
+        raise Http404(_("This job has no audio."))
     return audio_response(request, job)
 
 
@@ -363,7 +367,7 @@ def job_subtitles(request, job_id, fmt):
     job = get_job_for_user(request.user, job_id)
     timed = job.turn_timings if job.status == Job.Status.COMPLETED else None
     if not timed:
-        raise Http404("This job has no timings yet.")
+        raise Http404(_("This job has no timings yet."))
     cue_list = subtitles.cues(job.input_params["turns"], timed)
     if fmt == "vtt":
         response = HttpResponse(subtitles.to_webvtt(cue_list), content_type="text/vtt; charset=utf-8")
@@ -395,7 +399,8 @@ def initial_from_job(job: Job) -> dict:
 def user_languages(request) -> list[str]:
     """The languages to offer first: the browser's, then those of the user's
     latest jobs."""
-    browser = [code for code, _ in parse_accept_lang_header(request.headers.get("Accept-Language", "")) if code != "*"]
+    header = request.headers.get("Accept-Language", "")
+    browser = [code for code, _quality in parse_accept_lang_header(header) if code != "*"]
     recent = (
         Job.objects.for_user(request.user)
         .order_by("-created_at")
@@ -429,7 +434,9 @@ def job_new(request):
         except JobLimitExceeded as limit:
             form.add_error(None, limit_message(limit))
         else:
-            messages.success(request, f"Job {job.pk} submitted. It appears below and updates by itself.")
+            messages.success(
+                request, _("Job %(job)s submitted. It appears below and updates by itself.") % {"job": job.pk}
+            )
             target = reverse("job_detail", args=[job.pk])
             return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
     return render_page(request, "synthesis/job_new.html", {"form": form}, partial="dialogue-form")
@@ -442,7 +449,7 @@ def voice_preview(request):
     voice_id = request.GET.get("voice", "")
     provider = get_provider(provider_name)
     if provider is None or voice_id not in provider.voice_ids():
-        raise Http404("No such voice.")
+        raise Http404(_("No such voice."))
     # A voice sounds the same every time: one synthesis serves every user
     # (and every web process, with a shared cache) for a day.
     key = "voice-preview:" + hashlib.sha256(f"{provider_name}\0{voice_id}".encode()).hexdigest()
@@ -452,7 +459,7 @@ def voice_preview(request):
         # cloud provider: each user gets a few a minute.
         if not preview_allowed(request.user):
             response = HttpResponse(
-                "Too many voice samples in a minute; try again shortly.",
+                _("Too many voice samples in a minute; try again shortly."),
                 status=429,
                 content_type="text/plain; charset=utf-8",
             )

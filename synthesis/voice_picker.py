@@ -3,12 +3,14 @@ voices grouped by language with a short recommended list before the long
 tail, and default voices that differ per speaker and suit the speaker's name.
 
 Plain Python over the provider interface (``voices()``, ``default_voices()``):
-no Django, no database.
+no database; Django only for gettext (the headings are in the page's language).
 """
 
 from __future__ import annotations
 
 import re
+
+from django.utils.translation import gettext as _
 
 # Languages the engines carry that no dialogue is likely to be written in:
 # offered last, under their own heading, instead of between real ones.
@@ -58,7 +60,8 @@ def voice_label(voice) -> str:
     """The voice's name, with its gender where the engine knows it and the
     name doesn't already say it ("English (America) — male")."""
     if voice.gender and not re.search(rf"\b{re.escape(voice.gender)}\b", voice.name.lower()):
-        return f"{voice.name} — {voice.gender}"
+        gender = {"male": _("male"), "female": _("female")}.get(voice.gender, voice.gender)
+        return f"{voice.name} — {gender}"
     return voice.name
 
 
@@ -109,9 +112,9 @@ def language_groups(provider, user_languages: list[str]) -> list[tuple[str, list
     rest = sorted((c for c in names if c not in ranked and c not in CONSTRUCTED), key=lambda c: names[c].lower())
     made_up = sorted((c for c in names if c not in ranked and c in CONSTRUCTED), key=lambda c: names[c].lower())
     groups = [
-        ("Your languages", [(c, names[c]) for c in ranked]),
-        ("All languages", [(c, names[c]) for c in rest]),
-        ("Constructed languages", [(c, names[c]) for c in made_up]),
+        (_("Your languages"), [(c, names[c]) for c in ranked]),
+        (_("All languages"), [(c, names[c]) for c in rest]),
+        (_("Constructed languages"), [(c, names[c]) for c in made_up]),
     ]
     return [(heading, options) for heading, options in groups if options]
 
@@ -150,7 +153,7 @@ def voice_groups(
             heading[code],
         )
 
-    result = [("Recommended", [(i, voice_label(by_id[i])) for i in recommended])] if recommended else []
+    result = [(_("Recommended"), [(i, voice_label(by_id[i])) for i in recommended])] if recommended else []
     for code in sorted(groups, key=rank):
         result.append((heading[code], [(v.id, voice_label(v)) for v in groups[code]]))
     return result

@@ -65,9 +65,9 @@ def test_new_dialogue_page_groups_voices_and_offers_the_browsers_language_first(
         headers={"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"},
     )
     html = response.content.decode()
-    first_group = re.search(r'<optgroup label="([^"]+)">', html.split('name="language"')[1])
+    first_group = re.search(r'<optgroup label="([^"]+)">', html.split('id="id_language"')[1])
     assert first_group[1] == "Your languages"
-    languages = html.split('name="language"')[1].split("</select>")[0]
+    languages = html.split('id="id_language"')[1].split("</select>")[0]
     assert languages.index('value="de"') < languages.index('value="af"')
     picker = html.split('id="id_voice_1"')[1].split("</select>")[0]
     assert '<optgroup label="Recommended">' in picker

@@ -92,6 +92,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The page language: the language cookie (set by the switcher in the
+    # header), else Accept-Language; then a logged-in user's saved choice,
+    # kept in the session at login, wins (synthesis/i18n.py).
+    "django.middleware.locale.LocaleMiddleware",
+    "synthesis.i18n.UserLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -191,7 +196,15 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "job_list"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+# The UI speaks English and Traditional Chinese as written in Taiwan.
+# Accept-Language zh-TW, zh-HK, zh-Hant and a bare zh all map to zh-hant
+# (Django's fallbacks, then the only Chinese we offer).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hant", "繁體中文")]
+# The compiled catalogues (.mo) are committed: a fresh machine needs no gettext.
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Date and time formats per language (ttsjobs/formats/<locale>/formats.py).
+FORMAT_MODULE_PATH = ["ttsjobs.formats"]
 TIME_ZONE = os.getenv("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -8,6 +8,9 @@ urlpatterns = [
     path("api/v1/", include("synthesis.api_urls")),
     # --- operations and account pages (issue 4) ---
     path("healthz", health.healthz, name="healthz"),
+    # The language switcher in the page header posts here (Django's
+    # set_language, which also saves a logged-in user's choice).
+    path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("account/tokens/", account_views.tokens, name="account_tokens"),
     path("account/tokens/<int:token_id>/revoke", account_views.revoke_token, name="account_token_revoke"),
     # ---

@@ -229,7 +229,18 @@
     }).observe(notices, { childList: true });
   }
 
+  // The language switcher posts as soon as a language is picked; its button
+  // is for pages without JavaScript.
+  document.addEventListener("change", function (event) {
+    var select = event.target.closest && event.target.closest("select[data-autosubmit]");
+    if (select && select.form) select.form.requestSubmit();
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      var button = select.form && select.form.querySelector("button[type=submit]");
+      if (button) button.hidden = true;
+    });
     updateOptin();
     watchNotices();
     collectLines();

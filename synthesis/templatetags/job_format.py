@@ -4,7 +4,9 @@ from datetime import datetime
 
 from django import template
 from django.utils import timezone
-from django.utils.formats import date_format
+from django.utils.formats import date_format, number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from synthesis.language import isolate
 
@@ -37,11 +39,11 @@ def took(ms) -> str:
         return ""
     ms = float(ms)
     if ms < 1000:
-        return f"{ms:.0f} ms"
+        return _("%(ms)s ms") % {"ms": number_format(round(ms))}
     if ms < 60_000:
-        return f"{ms / 1000:.1f} s"
+        return _("%(seconds)s s") % {"seconds": number_format(ms / 1000, 1)}
     minutes, seconds = divmod(int(ms / 1000), 60)
-    return f"{minutes} min {seconds} s"
+    return _("%(minutes)s min %(seconds)s s") % {"minutes": number_format(minutes), "seconds": seconds}
 
 
 @register.filter
@@ -51,10 +53,10 @@ def about(seconds) -> str:
         return ""
     seconds = float(seconds)
     if seconds < 5:
-        return "a few seconds"
+        return _("a few seconds")
     if seconds < 60:
-        return f"about {int(round(seconds / 5) * 5)} s"
-    return f"about {round(seconds / 60)} min"
+        return _("about %(seconds)s s") % {"seconds": int(round(seconds / 5) * 5)}
+    return _("about %(minutes)s min") % {"minutes": number_format(round(seconds / 60))}
 
 
 @register.filter
@@ -67,13 +69,14 @@ def ago(moment: datetime | None, now: datetime | None = None) -> str:
     now = now or timezone.now()
     seconds = (now - moment).total_seconds()
     if seconds < 60:
-        return "just now"
+        return _("just now")
     if seconds < 3600:
-        return f"{int(seconds // 60)} min ago"
+        return _("%(minutes)s min ago") % {"minutes": int(seconds // 60)}
     if seconds < 86400:
-        return f"{int(seconds // 3600)} h ago"
+        return _("%(hours)s h ago") % {"hours": int(seconds // 3600)}
     if seconds < 7 * 86400:
         days = int(seconds // 86400)
-        return f"{days} day{'s' if days > 1 else ''} ago"
+        return ngettext("%(days)s day ago", "%(days)s days ago", days) % {"days": days}
     local = timezone.localtime(moment)
-    return date_format(local, "j M" if local.year == timezone.localtime(now).year else "j M Y")
+    # The language's own formats (ttsjobs/formats): "12 Nov" / "11月12日".
+    return date_format(local, "MONTH_DAY_FORMAT" if local.year == timezone.localtime(now).year else "DATE_FORMAT")
