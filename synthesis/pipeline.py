@@ -30,7 +30,7 @@ from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
 from synthesis import pauses, versions, waveform
-from synthesis.audio import Audio, render_dialogue
+from synthesis.audio import Audio, estimate_duration_seconds, render_dialogue
 from synthesis.isolation import POLL_SECONDS, ChildEngine, EngineCrashed, ThreadEngine, engine_for
 from synthesis.models import Job, Segment
 from synthesis.providers import PermanentProviderError, Provider, ProviderError, get_provider
@@ -99,6 +99,19 @@ def batches_for(turns: list[dict], capabilities: Capabilities) -> list[list[dict
 def speaker_settings(params: dict) -> dict[str, VoiceSettings]:
     """Each speaker's voice settings (jobs from before settings: the defaults)."""
     return {a["speaker"]: VoiceSettings.of(a) for a in params["voice_assignments"]}
+
+
+def renders_ahead(turns: list[dict]) -> bool:
+    """Whether to mix and encode while the turns are spoken: only when every
+    turn is short (by its text and pauses, synthesis.audio's estimate), so
+    the turn being spoken, the one being mixed and those waiting stay small
+    together. A dialogue of long turns (a 5,000-character Chinese turn is 20
+    minutes, 108 MB) is rendered after its synthesis, one turn in memory."""
+    return all(
+        estimate_duration_seconds([turn["text"]], 0) + sum(ms for _, ms in turn["pieces"]) / 1000
+        <= RenderAhead.MAX_TURN_SECONDS
+        for turn in turns
+    )
 
 
 class RunHeartbeat:
@@ -468,7 +481,7 @@ class SynthesisRun:
                 log.info("job resumed job_id=%s kept=%d of %d", job.pk, len(kept), len(keys))
                 if not self.db(lambda: job.record_progress(len(kept))):
                     raise lost()
-            if len(kept) < len(keys):
+            if len(kept) < len(keys) and renders_ahead(turns):
                 # Mix and encode while the turns are spoken (synthesis.render_ahead).
                 self.ahead = RenderAhead(
                     kept,

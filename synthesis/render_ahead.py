@@ -7,7 +7,10 @@ every turn it had just written. ``RenderAhead`` mixes and encodes in a thread
 of its own, right behind the synthesis: each turn is mixed as soon as it is
 kept, from memory when it was just spoken (up to ``MEMORY_BYTES`` waiting at
 a time; beyond that it is read back from its segment), so the two overlap
-and the last turn is followed only by the last few seconds of encoding.
+and the last turn is followed only by the last few seconds of encoding. The
+pipeline does this only for dialogues of short turns (``MAX_TURN_SECONDS``):
+two long turns in memory at once (one spoken, one mixed) would break the
+memory bound that streaming gives.
 
 The output is exactly the plain render's (``audio.render_dialogue`` over the
 segments, at the highest sample rate of the turns): a turn's audio in memory
@@ -45,8 +48,11 @@ class _RateChanged(Exception):
 
 class RenderAhead:
     # Turns spoken but not yet mixed are held in memory up to this size
-    # (about 25 minutes of 22.05 kHz audio); past it the mix reads them back.
-    MEMORY_BYTES = 128 * 2**20
+    # (about 6 minutes of 22.05 kHz audio); past it the mix reads them back.
+    MEMORY_BYTES = 32 * 2**20
+    # The pipeline renders ahead only when no turn is expected to be longer
+    # (pipeline.renders_ahead): 2 minutes is 23 MB at 48 kHz.
+    MAX_TURN_SECONDS = 120
 
     def __init__(self, segments: dict, count: int, *, fmt: str, gap_ms: int, crossfade_ms: int):
         """``segments``: the turns already kept (index → Segment), read from

@@ -143,3 +143,49 @@ def test_the_render_thread_never_holds_more_than_its_memory(monkeypatch):
         assert ahead._held <= RenderAhead.MEMORY_BYTES
     gate.set()
     ahead.result(lambda: None)[0].close()
+
+
+def test_only_dialogues_of_short_turns_render_ahead():
+    from synthesis.pipeline import renders_ahead
+
+    def turn(text, *pauses_ms):
+        return {"text": text, "pieces": [(text, 0)] + [(None, ms) for ms in pauses_ms]}
+
+    assert renders_ahead([turn("Hello there."), turn("Hi.", 2000)])
+    assert not renders_ahead([turn("Hello there."), turn("word " * 400)])  # about 140 s
+    assert not renders_ahead([turn("Hi.", 60_000, 61_000)])  # two minutes of pauses
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ahead", [True, False])
+def test_a_job_stores_exactly_the_render_of_its_segments(alice, monkeypatch, ahead):
+    from synthesis import pipeline
+    from synthesis.models import Segment
+    from synthesis.pipeline import SynthesisRun
+    from synthesis.tasks import run_synthesis
+    from tests.test_segments import submit
+
+    started = []
+    real = pipeline.RenderAhead
+
+    class Watched(real):
+        def __init__(self, *args, **kwargs):
+            started.append(1)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "RenderAhead", Watched)
+    if not ahead:
+        monkeypatch.setattr(real, "MAX_TURN_SECONDS", 0)
+    job = submit(alice, turns=7, output_format="wav")
+    assert run_synthesis(job.pk) == "completed"
+    assert started == ([1] if ahead else [])
+    job.refresh_from_db()
+    segments = list(Segment.objects.filter(job=job).order_by("turn_index"))
+    out, timings, peaks, rate = SynthesisRun(job).render(segments)
+    with out, job.audio.open("rb") as stored:
+        out.seek(0)
+        assert out.read() == stored.read()
+    assert peaks == job.result_metadata["peaks"] and rate == job.result_metadata["sample_rate"]
+    assert [(round(a), round(b)) for a, b in timings] == [
+        (t["start_ms"], t["end_ms"]) for t in job.result_metadata["turn_timings"]
+    ]

@@ -126,3 +126,24 @@ def test_api_based_on(alice_client, alice, bob, scripted_provider):
         assert response.status_code == 400, bad
         assert response.json()["error"] == "VALIDATION_ERROR"
         assert set(response.json()["details"]) & {"based_on", "retake_turns"}
+
+
+def test_a_cloud_provider_is_asked_once_for_the_one_edited_line(alice, settings):
+    """The same over real HTTP: the OpenAI fake counts the requests it got."""
+    from tests.fakes import job_body, serving
+    from tests.fakes.openai import OpenAIFake
+
+    settings.TTS_OPENAI_VOICES = ["alloy", "echo", "nova"]
+    voices = {"Alice": "alloy", "Bob": "echo", "Carol": "nova"}
+    lines = [(SPEAKERS[i % 3], f"Cloud line {i}.") for i in range(40)]
+    with serving(settings, OpenAIFake()) as fake:
+        provider, params = clean_job_request(job_body("openai", lines, voices, output_format="mp3"))
+        first = completed(Job.objects.submit(alice, params, provider=provider))
+        assert len(fake.synthesis_requests) == 40
+        lines[25] = ("Bob", "An edited cloud line.")
+        provider, params = clean_job_request(job_body("openai", lines, voices, output_format="mp3"))
+        second = completed(Job.objects.submit(alice, params, provider=provider, based_on=first))
+        assert len(fake.synthesis_requests) == 41
+        assert fake.synthesis_requests[-1].json()["input"] == "An edited cloud line."
+    before, after = first.result_metadata["turn_timings"], second.result_metadata["turn_timings"]
+    assert after[:25] == before[:25] and len(after) == 40
