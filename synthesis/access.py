@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 from django.http import Http404
+from django.utils.translation import gettext as _
 
 from synthesis.models import Job
 
@@ -11,4 +12,4 @@ def get_job_for_user(user, job_id, *, defer=()) -> Job:
     try:
         return Job.objects.for_user(user).defer(*defer).get(pk=job_id)
     except (Job.DoesNotExist, ValidationError, ValueError):
-        raise Http404("No such job.") from None
+        raise Http404(_("No such job.")) from None

@@ -827,8 +827,8 @@ class Segment(models.Model):
     resumes where it stopped. Owned through its job, never shared."""
 
     job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="segments")
-    turn_index = models.PositiveIntegerField(help_text="Position of the turn in the job's dialogue, from 0.")
-    content_key = models.CharField(max_length=64, help_text="Hash of what shapes the sound (synthesis.segments).")
+    turn_index = models.PositiveIntegerField(help_text=_("Position of the turn in the job's dialogue, from 0."))
+    content_key = models.CharField(max_length=64, help_text=_("Hash of what shapes the sound (synthesis.segments)."))
     file = models.FileField(upload_to=segment_upload_to, max_length=255)
     frames = models.PositiveBigIntegerField()
     sample_rate = models.PositiveIntegerField()
@@ -976,7 +976,7 @@ class ApiToken(models.Model):
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=12, help_text="The first characters of the secret, to tell tokens apart.")
+    prefix = models.CharField(max_length=12, help_text=_("The first characters of the secret, to tell tokens apart."))
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)

@@ -2,12 +2,20 @@
 set_language), remembered for a logged-in user; API messages follow
 Accept-Language while the error codes stay."""
 
+import uuid
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone, translation
 
-from synthesis.models import LanguagePreference
+from synthesis.models import Job, LanguagePreference
+from synthesis.providers import available_providers
+from synthesis.templatetags.job_format import about, ago, took
+from tests.catalogue import english_left, visible_text
 from tests.conftest import dialogue
+from tests.factories import input_params, make_job
 
 ZH = {"Accept-Language": "zh-TW,zh;q=0.9,en;q=0.5"}
 
@@ -110,3 +118,177 @@ def test_api_error_codes_and_field_names_do_not_change_with_the_language(alice_c
     ]
     assert [a["error"] for a in answers] == ["VALIDATION_ERROR", "VALIDATION_ERROR"]
     assert set(answers[0]["details"]) == set(answers[1]["details"]) == {"provider", "gap_ms"}
+
+
+# --- pages in Traditional Chinese ---------------------------------------------------------
+
+
+def chinese_job(owner, status, **fields):
+    params = {
+        **input_params(),
+        "turns": [
+            {"speaker": "甲", "text": "你好，今天天氣很好。", "index": 0},
+            {"speaker": "乙", "text": "是啊，我們去散步吧。", "index": 1},
+        ],
+        "voice_assignments": [
+            {"speaker": "甲", "voice_id": "cmn", "voice_name": ""},
+            {"speaker": "乙", "voice_id": "cmn+f3", "voice_name": ""},
+        ],
+        "language": "zh-TW",
+    }
+    return make_job(owner, status, input_params=params, title="甲：你好，今天天氣很好。", **fields)
+
+
+def assert_no_english_of_ours(response):
+    """No English of our catalogue left in what the page shows, once the
+    engines' own voice names ("Chinese (Mandarin, latin as English)") are
+    set aside: they are the engine's data, not ours."""
+    text = visible_text(response.content.decode())
+    names = sorted({voice.name for provider in available_providers().values() for voice in provider.voices()}, key=len)
+    for name in reversed(names):
+        text = text.replace(name, " ")
+    assert english_left(text) == [], text
+
+
+@pytest.fixture
+def jobs_in_every_state(alice):
+    return {
+        status: chinese_job(alice, status, **extra)
+        for status, extra in [
+            (Job.Status.PENDING, {}),
+            (Job.Status.PROCESSING, {"progress_done": 1}),
+            (Job.Status.COMPLETED, {}),
+            (Job.Status.FAILED, {"error_code": "TIMEOUT", "error_message": "The job ran past its time limit."}),
+            (Job.Status.CANCELLED, {"error_code": "CANCELLED"}),
+        ]
+    }
+
+
+def test_the_job_list_in_chinese(alice_client, jobs_in_every_state):
+    response = alice_client.get(reverse("job_list"), headers=ZH)
+    html = response.content.decode()
+    for label in ("我的工作", "新對話", "等待中", "處理中", "已完成", "失敗", "已取消", "播放", "下載", "登出", "剛剛"):
+        assert label in html, label
+    assert "工作超過時間限制，已被停止。" in html  # the failure, by its code
+    assert_no_english_of_ours(response)
+    # The same page in English, for contrast: the check sees English.
+    english = alice_client.get(reverse("job_list"), headers={"Accept-Language": "en"})
+    assert "My jobs" in english_left(visible_text(english.content.decode()))
+
+
+def test_the_job_list_poll_and_tabs_in_chinese(alice_client, jobs_in_every_state):
+    response = alice_client.get(reverse("job_list") + "?status=active", headers={**ZH, "HX-Request": "true"})
+    assert "進行中" in response.content.decode()
+    assert_no_english_of_ours(response)
+
+
+@pytest.mark.parametrize("status", list(Job.Status))
+def test_a_job_page_in_chinese(alice_client, jobs_in_every_state, status):
+    response = alice_client.get(reverse("job_detail", args=[jobs_in_every_state[status].pk]), headers=ZH)
+    assert response.status_code == 200
+    assert_no_english_of_ours(response)
+
+
+def test_a_completed_job_page_shows_dates_and_downloads_in_chinese(alice_client, jobs_in_every_state):
+    job = jobs_in_every_state[Job.Status.COMPLETED]
+    html = alice_client.get(reverse("job_detail", args=[job.pk]), headers=ZH).content.decode()
+    created = timezone.localtime(job.created_at)
+    assert f"{created.year}年{created.month}月{created.day}日" in html
+    for text in ("下載 MP3", "字幕（WebVTT）", "字幕（SRT）", "編輯為新對話", "保存到", "音訊長度 0:02。"):
+        assert text in html, text
+
+
+def test_a_failure_in_chinese_keeps_the_workers_own_message_beneath(alice_client, jobs_in_every_state):
+    job = jobs_in_every_state[Job.Status.FAILED]
+    html = alice_client.get(reverse("job_detail", args=[job.pk]), headers=ZH).content.decode()
+    assert "失敗原因：" in html and "工作超過時間限制，已被停止。" in html
+    assert "The job ran past its time limit." in html and "<code>TIMEOUT</code>" in html
+    english = alice_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert "It failed:</strong> The job ran past its time limit." in english
+
+
+def test_the_new_dialogue_page_in_chinese_and_its_errors(alice_client):
+    response = alice_client.get(reverse("job_new"), headers=ZH)
+    html = response.content.decode()
+    assert "對話" in html and "建立音訊" in html and "小美：" in html
+    assert_no_english_of_ours(response)
+    refused = alice_client.post(reverse("job_new"), {"script": "", "provider": "espeak"}, headers=ZH)
+    assert "請至少寫一行，例如「小美：你好。」" in refused.content.decode()
+    bad_line = alice_client.post(
+        reverse("job_new"),
+        {"script": "你好，沒有說話者。", "provider": "espeak", "gap_ms": 300, "crossfade_ms": 50},
+        headers=ZH,
+    )
+    assert "第 1 行：請以說話者的名字和冒號開頭" in bad_line.content.decode()
+
+
+def test_the_voice_pickers_of_a_chinese_script_in_chinese(alice_client):
+    response = alice_client.post(
+        reverse("job_new"),
+        {"action": "refresh", "script": "甲：你好，今天天氣很好。\n乙：是啊。", "provider": "espeak"},
+        headers=ZH,
+    )
+    html = response.content.decode()
+    assert "推薦" in html and "2 位說話者，2 段。" in html
+    assert_no_english_of_ours(response)
+
+
+def test_messages_after_actions_are_in_chinese(alice_client, jobs_in_every_state):
+    job = jobs_in_every_state[Job.Status.PENDING]
+    response = alice_client.post(reverse("job_cancel", args=[job.pk]), headers=ZH, follow=True)
+    assert f"已取消工作「{job.title}」。" in response.content.decode()
+
+
+def test_the_tokens_page_and_its_messages_in_chinese(alice_client):
+    response = alice_client.post(reverse("account_tokens"), {"name": "夜間腳本"}, headers=ZH)
+    html = response.content.decode()
+    assert "你的新權杖。" in html and "請現在複製：它不會再顯示。" in html
+    assert_no_english_of_ours(response)
+
+
+@pytest.mark.parametrize("url", ["/accounts/login/", "/no/such/page/"])
+def test_login_and_error_pages_in_chinese(client, db, url):
+    response = client.get(url, headers=ZH)
+    assert_no_english_of_ours(response)
+    assert ("登入" if "login" in url else "找不到頁面") in response.content.decode()
+
+
+def test_password_pages_in_chinese_with_djangos_own_translations(alice_client):
+    response = alice_client.get(reverse("password_change"), headers=ZH)
+    html = response.content.decode()
+    assert "變更密碼" in html and "舊密碼" in html  # "Old password", from Django's catalogue
+    assert_no_english_of_ours(response)
+
+
+def test_durations_and_ages_in_chinese():
+    now = timezone.now()
+    with translation.override("zh-hant"):
+        assert [took(850), took(4200), took(185_000)] == ["850 毫秒", "4.2 秒", "3 分 5 秒"]
+        assert [about(3), about(17), about(300)] == ["幾秒", "約 15 秒", "約 5 分鐘"]
+        assert [ago(now, now), ago(now - timedelta(minutes=5), now), ago(now - timedelta(days=2), now)] == [
+            "剛剛",
+            "5 分鐘前",
+            "2 天前",
+        ]
+    with translation.override("en"):
+        assert [took(4200), about(300), ago(now - timedelta(days=2), now)] == ["4.2 s", "about 5 min", "2 days ago"]
+
+
+def test_api_messages_in_chinese_with_the_same_codes_and_field_names(alice_client):
+    body = dialogue()
+    del body["provider"]
+    english = alice_client.post("/api/v1/jobs", body, content_type="application/json").json()
+    chinese = alice_client.post("/api/v1/jobs", body, content_type="application/json", headers=ZH).json()
+    assert english["error"] == chinese["error"] == "VALIDATION_ERROR"
+    assert english["message"] == "Some fields are not valid."
+    assert chinese["message"] == "部分欄位無效。"
+    assert chinese["details"]["provider"].startswith("必填：用來合成的語音服務")
+    assert "espeak" in chinese["details"]["provider"]
+    missing = alice_client.get(f"/api/v1/jobs/{uuid.uuid4()}", headers=ZH).json()
+    assert missing["error"] == "JOB_NOT_FOUND" and missing["message"].startswith("沒有工作")
+
+
+def test_api_401_in_chinese_for_a_token_client(client, db):
+    response = client.get("/api/v1/jobs", headers={"Authorization": "Bearer nope", **ZH})
+    assert response.status_code == 401
+    assert response.json() == {"error": "INVALID_TOKEN", "message": "API 權杖不存在或已撤銷。", "details": {}}
