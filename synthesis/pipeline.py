@@ -247,6 +247,9 @@ class SynthesisRun:
                     "NO_AUDIO",
                     f"Turn {position + 1} ({turn['speaker']}) has nothing to say once emoji and symbols are left out.",
                 )
+            # Engines get the pieces, never ``text`` (what is said, for
+            # counting and logs): a transform of what is spoken (a
+            # pronunciation dictionary) applies to each piece's words.
             text = pauses.join_words(words for words, _ in pieces if words)
             turns.append(turn | {"text": text, "pieces": pieces})
         return turns
@@ -313,7 +316,9 @@ class SynthesisRun:
         voice_settings = speaker_settings(params)
         language = params.get("language")
         missing = [dict(turns[i], position=i) for i in range(len(turns)) if i not in kept]
-        rate = provider.capabilities.sample_rates[0]
+        # A turn that is only a pause has no engine audio to take a rate
+        # from: the provider's lowest, so it never raises the mix's rate.
+        rate = min(provider.capabilities.sample_rates)
 
         def keep_turn(turn: dict, spoken: list) -> None:
             pieces = [(audio, ms) for audio, (_, ms) in zip(spoken, turn["pieces"])]
