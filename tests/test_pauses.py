@@ -418,3 +418,58 @@ def test_native_requests_carry_the_pieces_never_the_markers(request, alice, fake
     turn = audio.samples[round(timed[0]["start_ms"] * rate / 1000) : round(timed[0]["end_ms"] * rate / 1000)]
     start, end = longest_quiet(turn, QUIET)
     assert abs(1000 * (end - start) / rate - 800) <= 30
+
+
+def test_segmented_cloud_requests_carry_one_piece_each_never_a_marker(alice, settings):
+    from tests.fakes.openai import OpenAIFake
+
+    settings.TTS_OPENAI_VOICES = ["alloy", "echo", "nova"]
+    with serving(settings, OpenAIFake()) as fake:
+        job = run_job(alice, job_body("openai", NATIVE_LINES, {"Alice": "alloy", "Bob": "echo"}, crossfade_ms=0))
+        assert job.status == "completed", job.error_message
+        assert job.result_metadata["synthesis_mode"] == "segmented"
+        sent = [request.json()["input"] for request in fake.synthesis_requests]
+    assert sent == ["Good morning everyone.", "Let us begin.", "And that is all"]
+    timed = job.result_metadata["turn_timings"]
+    assert timed[1]["end_ms"] - timed[1]["start_ms"] == 1000
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.none(), st.tuples(st.integers(0, 30), st.integers(1, 40), st.integers(0, 30))),
+            st.integers(0, 2000),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_join_leaves_exactly_each_pause_between_the_speech_around_it(pieces):
+    """Pieces of "speech" (ones) with any padding (zeros) before and after:
+    between the last sound before a pause and the first after it there is
+    exactly the pause (plus, where a piece has no speech, the pauses add up)."""
+    rate = 1000
+    audios = [
+        (
+            None
+            if shape is None
+            else Audio(
+                np.concatenate([np.zeros(shape[0]), np.ones(shape[1]), np.zeros(shape[2])]).astype(np.float32), rate
+            ),
+            ms,
+        )
+        for shape, ms in pieces
+    ]
+    audio, spans = join_with_pauses(audios, rate)
+    sound = np.flatnonzero(audio.samples)
+    spoken = [i for i, (shape, _) in enumerate(pieces) if shape is not None]
+    # Between two consecutive spoken pieces: the sum of the pauses after the first of them up to the second.
+    for before, after in zip(spoken, spoken[1:]):
+        silence = sum(ms for _, ms in pieces[before:after])
+        end_of_before = spans[before][1]
+        start_of_after = spans[after][0]
+        assert start_of_after - end_of_before == silence
+        assert audio.samples[int(end_of_before) - 1] == 1 and audio.samples[int(start_of_after)] == 1
+    # Nothing but the pieces' ones and their outer padding: the total length adds up.
+    assert len(sound) == sum(shape[1] for shape, _ in pieces if shape is not None)
