@@ -127,6 +127,9 @@ def job_detail(job: Job) -> dict:
     return {
         **job_summary(job),
         "input_params": job.input_params,
+        # Extension: the pronunciation dictionary entries the job uses, as
+        # they were when it was submitted. Fixed, like the input.
+        "lexicon": job.lexicon,
         **_detail_beyond_summary(job),
     }
 
@@ -294,7 +297,7 @@ def list_jobs(request):
     total = counts[status] if status else sum(counts.values())
     # A summary never shows the dialogue, and a job's input can hold 100,000
     # characters: a page of 100 jobs must not read megabytes it throws away.
-    jobs = Job.objects.for_user(request.user).defer("input_params")
+    jobs = Job.objects.for_user(request.user).defer("input_params", "lexicon")
     if status:
         jobs = jobs.filter(status=status)
     if cursor:
@@ -335,7 +338,7 @@ def job(request, job_id):
     # job is read whole, in one query, as before.
     conditional = request.method == "GET" and "If-None-Match" in request.headers
     try:
-        job = get_job_for_user(request.user, job_id, defer=("input_params",) if conditional else ())
+        job = get_job_for_user(request.user, job_id, defer=("input_params", "lexicon") if conditional else ())
     except Http404:
         return job_not_found(job_id)
     if request.method == "DELETE" and not job.cancel():
@@ -352,6 +355,9 @@ def job(request, job_id):
             response = HttpResponseNotModified()
             response["ETag"] = etag
             return response
+    if conditional:
+        # One query for both deferred fields (each would otherwise be one).
+        job.refresh_from_db(fields=["input_params", "lexicon"])
     response = JsonResponse(job_detail(job))  # (conditional: one query more, for the input)
     response["ETag"] = etag
     return response

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in
 from django.core.files.base import ContentFile
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Case, F, OuterRef, Q, Subquery, When
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -18,11 +18,13 @@ from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 from django_q.tasks import async_task
 
-from synthesis import i18n
+from synthesis import i18n, lexicon
 from synthesis.audio import Audio
 from synthesis.counting import count_or_estimate
 from synthesis.pauses import strip_pauses
+from synthesis.providers import all_providers
 from synthesis.segments import decode_lossless
+from synthesis.speakable import speakable
 from synthesis.validation import clean_job_request
 
 log = logging.getLogger("synthesis.jobs")
@@ -188,6 +190,11 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
             # source through get_job_for_user, so this is a bug if it fires.
             raise ValueError("A job can only be based on a job of the same user.")
         limit = settings.TTS_MAX_ACTIVE_JOBS_PER_USER
+        # What the user's dictionary says now, for this job's words: later
+        # edits change neither what the job says it used nor what a resumed
+        # run speaks. Read before the lock: matching 1,000 entries against
+        # 100,000 characters need not hold up the user's other submits.
+        used_entries = LexiconEntry.objects.for_user(user).snapshot(params, provider)
         with transaction.atomic():
             # Lock the user's row so concurrent submits by the same user queue
             # up here: the count below and the insert are then one step.
@@ -216,6 +223,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
                 request_hash=request_hash if idempotency_key else "",
                 based_on=based_on,
                 retake_turns=sorted(set(retake_turns)),
+                lexicon=used_entries,
             )
             # The ORM broker writes the queue row in this same transaction, so
             # a job is never committed without its task, nor a task without its
@@ -493,6 +501,11 @@ class Job(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="versions", editable=False
     )
     retake_turns = models.JSONField(default=list, blank=True, editable=False)
+    # The user's pronunciation dictionary entries that occur in this job's
+    # text, as they were at submission ({written, spoken, kind,
+    # case_sensitive, applied}): what the runs apply, whatever the dictionary
+    # says later. ``applied`` is false for phonemes this provider cannot take.
+    lexicon = models.JSONField(default=list, blank=True, editable=False)
 
     objects = JobManager()
 
@@ -1018,6 +1031,146 @@ class ApiToken(models.Model):
             self.revoked_at = now
             log.info("api token revoked token_id=%s owner=%s", self.pk, self.owner_id)
         return moved
+
+
+# --- pronunciation dictionary ------------------------------------------------
+
+
+class LexiconFull(Exception):
+    def __init__(self, current: int, maximum: int):
+        super().__init__(
+            gettext("Your dictionary already has %(current)s entries; the limit is %(maximum)s. Delete some first.")
+            % {"current": f"{current:,}", "maximum": f"{maximum:,}"}
+        )
+        self.current = current
+        self.maximum = maximum
+
+
+class LexiconEntryInvalid(Exception):
+    """``errors`` maps each bad field to its (translated) message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{field}: {message}" for field, message in errors.items()))
+        self.errors = errors
+
+
+class LexiconEntryQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self.filter(owner=user)
+
+    def snapshot(self, params: dict, provider_name: str) -> list[dict]:
+        """The entries of this queryset (a user's) that occur in the job's
+        turns, as the job keeps them. Matched against the text as the engine
+        will get it (synthesis.speakable). ``applied`` says whether this
+        provider can speak the entry: phonemes go only to engines that take
+        their alphabet, elsewhere the written form is spoken (documented)."""
+        entries = [row.as_entry() for row in self]
+        if not entries:
+            return []
+        used = lexicon.matching(entries, [speakable(turn["text"]) for turn in params["turns"]])
+        provider = all_providers().get(provider_name)
+        alphabets = provider.capabilities.phoneme_alphabets if provider is not None else ()
+        return [entry.as_dict() | {"applied": not entry.is_phonemes or entry.kind in alphabets} for entry in used]
+
+
+class LexiconEntryManager(models.Manager.from_queryset(LexiconEntryQuerySet)):
+    def add(self, user, *, written, spoken, kind=lexicon.RESPELLING, case_sensitive=False) -> "LexiconEntry":
+        """A new entry for ``user``: LexiconEntryInvalid naming the bad
+        fields, LexiconFull at TTS_MAX_LEXICON_ENTRIES."""
+        entry = self.model(owner=user)
+        maximum = settings.TTS_MAX_LEXICON_ENTRIES
+        with transaction.atomic():
+            # The user's row lock makes count-then-insert one step: two
+            # concurrent adds at 999 entries cannot both get in.
+            list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+            current = self.for_user(user).count()
+            if current >= maximum:
+                raise LexiconFull(current, maximum)
+            entry.change(written=written, spoken=spoken, kind=kind, case_sensitive=case_sensitive)
+        return entry
+
+
+class LexiconEntry(models.Model):
+    """One line of a user's pronunciation dictionary: how ``written`` is to be
+    spoken (synthesis.lexicon has the matching rules)."""
+
+    class Kind(models.TextChoices):
+        RESPELLING = lexicon.RESPELLING, _("Respelling")
+        ESPEAK = lexicon.ESPEAK, _("eSpeak phonemes")
+        IPA = lexicon.IPA, _("IPA phonemes")
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lexicon_entries")
+    written = models.CharField(_("written form"), max_length=lexicon.MAX_WRITTEN)
+    spoken = models.CharField(_("spoken form"), max_length=lexicon.MAX_SPOKEN)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices, default=Kind.RESPELLING)
+    case_sensitive = models.BooleanField(_("case-sensitive"), default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = LexiconEntryManager()
+
+    class Meta:
+        ordering = ["written", "id"]
+        verbose_name = _("pronunciation dictionary entry")
+        verbose_name_plural = _("pronunciation dictionary entries")
+        constraints = [models.UniqueConstraint(fields=["owner", "written"], name="lexicon_owner_written")]
+
+    def __str__(self):
+        return f"{self.written} → {self.spoken}"
+
+    def as_entry(self) -> lexicon.Entry:
+        return lexicon.Entry(self.written, self.spoken, self.kind, self.case_sensitive)
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.pk,
+            **self.as_entry().as_dict(),
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+    def change(self, **fields) -> None:
+        """Set and save the given fields (written, spoken, kind,
+        case_sensitive), or raise LexiconEntryInvalid naming the bad ones."""
+        values = {
+            "written": self.written,
+            "spoken": self.spoken,
+            "kind": self.kind,
+            "case_sensitive": self.case_sensitive,
+        } | fields
+        errors = lexicon.check_entry(values["written"], values["spoken"], values["kind"], values["case_sensitive"])
+        if "written" not in errors:
+            values["written"] = lexicon.normalise_term(values["written"])
+            clash = self._clash(values["written"], values["case_sensitive"])
+            if clash is not None:
+                errors["written"] = gettext("You already have an entry for “%(written)s”.") % {"written": clash.written}
+        if errors:
+            raise LexiconEntryInvalid(errors)
+        values["spoken"] = lexicon.normalise_term(values["spoken"])
+        for field, value in values.items():
+            setattr(self, field, value)
+        self.updated_at = timezone.now()
+        if self.pk is None:
+            self.created_at = self.updated_at
+        try:
+            with transaction.atomic():
+                self.save()
+        except IntegrityError:
+            # A concurrent request added the same written form first.
+            raise LexiconEntryInvalid(
+                {"written": gettext("You already have an entry for “%(written)s”.") % {"written": self.written}}
+            ) from None
+
+    def _clash(self, written: str, case_sensitive: bool) -> "LexiconEntry | None":
+        """Another entry of the owner that would match the same words: the
+        same written form, or the same but for case where either ignores case."""
+        others = LexiconEntry.objects.for_user(self.owner_id).exclude(pk=self.pk)
+        for other in others.filter(written__iexact=written):
+            if other.written == written or not (case_sensitive and other.case_sensitive):
+                return other
+        # iexact is ASCII-only on SQLite: a Unicode clash is caught by the
+        # exact constraint at least.
+        return None
 
 
 # --- worker liveness ----------------------------------------------------------

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
+from synthesis import lexicon
 from synthesis.audio import OUTPUT_FORMATS
 from synthesis.models import Job
 from synthesis.validation import CROSSFADE_RANGE, DEFAULT_CROSSFADE_MS, DEFAULT_GAP_MS, GAP_RANGE
@@ -47,6 +48,16 @@ UNAUTHORIZED = {
 }
 FORBIDDEN = error("A session request (cookie) without a valid CSRF token. Token requests never get this.", "CsrfFailed")
 NOT_FOUND = error("No such job, or it belongs to someone else (the two are not told apart).", "JobNotFound")
+LEXICON_NOT_FOUND = error(
+    "No such dictionary entry, or it belongs to someone else (the two are not told apart).", "LexiconEntryNotFound"
+)
+ENTRY_ID = {
+    "name": "entry_id",
+    "in": "path",
+    "required": True,
+    "description": "The entry's id, as returned when it was created.",
+    "schema": {"type": "integer", "minimum": 1},
+}
 JOB_ID = {
     "name": "job_id",
     "in": "path",
@@ -119,6 +130,32 @@ def schemas() -> dict:
             "crossfade_ms": {"type": "integer"},
         },
     }
+    entry_input = {
+        "written": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": lexicon.MAX_WRITTEN,
+            "description": "The word or term as written (at least one letter or digit). Unique per user.",
+        },
+        "spoken": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": lexicon.MAX_SPOKEN,
+            "description": "How to say it: a respelling, or phonemes in the alphabet `kind` names.",
+        },
+        "kind": {
+            "type": "string",
+            "enum": list(lexicon.KINDS),
+            "default": lexicon.RESPELLING,
+            "description": "respelling: any provider. espeak: eSpeak NG phoneme mnemonics (eSpeak only). "
+            "ipa: IPA (Azure's SSML phoneme). Elsewhere a phoneme entry is spoken as written.",
+        },
+        "case_sensitive": {
+            "type": "boolean",
+            "default": False,
+            "description": "Match only this exact case (e.g. US, not us). By default any case matches.",
+        },
+    }
     return {
         "JobRequest": {
             "type": "object",
@@ -185,6 +222,26 @@ def schemas() -> dict:
             "properties": {
                 **job_summary_props,
                 "input_params": input_params,
+                "lexicon": {
+                    "type": "array",
+                    "description": (
+                        "Extension: the entries of your pronunciation dictionary that occur in this job's text, "
+                        "as they were when it was submitted; later edits of the dictionary change neither this "
+                        "list nor what the job's runs speak. `applied` is false for phonemes in an alphabet "
+                        "the provider cannot take: those words are spoken as written."
+                    ),
+                    "items": {
+                        "type": "object",
+                        "required": ["written", "spoken", "kind", "case_sensitive", "applied"],
+                        "properties": {
+                            "written": {"type": "string"},
+                            "spoken": {"type": "string"},
+                            "kind": {"type": "string", "enum": list(lexicon.KINDS)},
+                            "case_sensitive": {"type": "boolean"},
+                            "applied": {"type": "boolean"},
+                        },
+                    },
+                },
                 "result_metadata": {
                     "type": ["object", "null"],
                     "description": "Null until the job completes.",
@@ -276,6 +333,12 @@ def schemas() -> dict:
                                     "max_speakers": {"type": "integer"},
                                     "max_chars_per_request": {"type": "integer"},
                                     "sample_rates": {"type": "array", "items": {"type": "integer"}},
+                                    "phoneme_alphabets": {
+                                        "type": "array",
+                                        "description": "Extension: the phoneme kinds of dictionary entries "
+                                        "this provider speaks as phonemes (espeak, ipa).",
+                                        "items": {"type": "string", "enum": list(lexicon.PHONEME_KINDS)},
+                                    },
                                 },
                             },
                             "voices": {
@@ -297,6 +360,46 @@ def schemas() -> dict:
                 "output_formats": {"type": "array", "items": {"type": "string", "enum": list(OUTPUT_FORMATS)}},
             },
         },
+        "LexiconEntryInput": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": entry_input,
+        },
+        "LexiconEntry": {
+            "type": "object",
+            "required": ["id", "written", "spoken", "kind", "case_sensitive", "created_at", "updated_at"],
+            "additionalProperties": False,
+            "properties": {
+                "id": {"type": "integer", "minimum": 1},
+                **entry_input,
+                "created_at": TIMESTAMP,
+                "updated_at": TIMESTAMP,
+            },
+        },
+        "LexiconPage": {
+            "type": "object",
+            "required": ["items", "total", "limit", "offset", "max_entries"],
+            "additionalProperties": False,
+            "properties": {
+                "items": {"type": "array", "items": ref("LexiconEntry")},
+                "total": {"type": "integer", "minimum": 0},
+                "limit": {"type": "integer", "minimum": 1},
+                "offset": {"type": "integer", "minimum": 0},
+                "max_entries": {"type": "integer", "description": "How many entries one user may have."},
+            },
+        },
+        "LexiconEntryNotFound": error_schema(
+            "LEXICON_ENTRY_NOT_FOUND",
+            details={"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
+        ),
+        "LexiconFull": error_schema(
+            "LEXICON_FULL",
+            details={
+                "type": "object",
+                "required": ["current_entries", "max_entries"],
+                "properties": {"current_entries": {"type": "integer"}, "max_entries": {"type": "integer"}},
+            },
+        ),
         "ValidationError": error_schema(
             "VALIDATION_ERROR",
             details={
@@ -614,6 +717,130 @@ def build_contract() -> dict:
                     "responses": {
                         "200": {"description": "The catalog.", "content": {JSON: {"schema": ref("Voices")}}},
                         "401": UNAUTHORIZED,
+                    },
+                },
+            },
+            "/api/v1/lexicon": {
+                "get": {
+                    "operationId": "listLexiconEntries",
+                    "summary": "Your pronunciation dictionary (extension), in order of written form",
+                    "parameters": [
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100},
+                        },
+                        {
+                            "name": "offset",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": settings.TTS_MAX_LEXICON_ENTRIES,
+                                "default": 0,
+                            },
+                        },
+                        {
+                            "name": "q",
+                            "in": "query",
+                            "description": "Only entries whose written form contains this (any case).",
+                            "schema": {"type": "string", "maxLength": 100},
+                        },
+                    ],
+                    "responses": {
+                        "200": {"description": "A page of entries.", "content": {JSON: {"schema": ref("LexiconPage")}}},
+                        "400": error("A query parameter is not valid.", "ValidationError"),
+                        "401": UNAUTHORIZED,
+                    },
+                },
+                "post": {
+                    "operationId": "createLexiconEntry",
+                    "summary": "Add a dictionary entry",
+                    "description": (
+                        "Applied to the jobs you submit from now on, in every provider: whole words, any case "
+                        "unless case_sensitive, longest entry first; Chinese, Japanese, Korean and Thai terms "
+                        f"match as written. At most {settings.TTS_MAX_LEXICON_ENTRIES:,} entries."
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            JSON: {
+                                "schema": {**ref("LexiconEntryInput"), "required": ["written", "spoken"]},
+                                "example": {"written": "Nguyen", "spoken": "win"},
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": {
+                            "description": "Created.",
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                            "content": {JSON: {"schema": ref("LexiconEntry")}},
+                        },
+                        "400": error(
+                            "A field is not valid, or the written form is already an entry.", "ValidationError"
+                        ),
+                        "401": UNAUTHORIZED,
+                        "403": FORBIDDEN,
+                        "409": error(f"You already have {settings.TTS_MAX_LEXICON_ENTRIES:,} entries.", "LexiconFull"),
+                        "413": error(
+                            f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes.",
+                            "RequestTooLarge",
+                        ),
+                    },
+                },
+            },
+            "/api/v1/lexicon/{entry_id}": {
+                "parameters": [ENTRY_ID],
+                "get": {
+                    "operationId": "getLexiconEntry",
+                    "summary": "One dictionary entry",
+                    "responses": {
+                        "200": {"description": "The entry.", "content": {JSON: {"schema": ref("LexiconEntry")}}},
+                        "401": UNAUTHORIZED,
+                        "404": LEXICON_NOT_FOUND,
+                    },
+                },
+                "put": {
+                    "operationId": "replaceLexiconEntry",
+                    "summary": "Replace a dictionary entry (kind, case_sensitive: their defaults if not sent)",
+                    "requestBody": {
+                        "required": True,
+                        "content": {JSON: {"schema": {**ref("LexiconEntryInput"), "required": ["written", "spoken"]}}},
+                    },
+                    "responses": {
+                        "200": {"description": "The entry now.", "content": {JSON: {"schema": ref("LexiconEntry")}}},
+                        "400": error("A field is not valid.", "ValidationError"),
+                        "401": UNAUTHORIZED,
+                        "403": FORBIDDEN,
+                        "404": LEXICON_NOT_FOUND,
+                        "413": error("The body is too large.", "RequestTooLarge"),
+                    },
+                },
+                "patch": {
+                    "operationId": "updateLexiconEntry",
+                    "summary": "Change some fields of a dictionary entry",
+                    "description": "Jobs already submitted keep the entry as it was (their own copy).",
+                    "requestBody": {
+                        "required": True,
+                        "content": {JSON: {"schema": ref("LexiconEntryInput")}},
+                    },
+                    "responses": {
+                        "200": {"description": "The entry now.", "content": {JSON: {"schema": ref("LexiconEntry")}}},
+                        "400": error("A field is not valid.", "ValidationError"),
+                        "401": UNAUTHORIZED,
+                        "403": FORBIDDEN,
+                        "404": LEXICON_NOT_FOUND,
+                        "413": error("The body is too large.", "RequestTooLarge"),
+                    },
+                },
+                "delete": {
+                    "operationId": "deleteLexiconEntry",
+                    "summary": "Delete a dictionary entry",
+                    "responses": {
+                        "204": {"description": "Deleted."},
+                        "401": UNAUTHORIZED,
+                        "403": FORBIDDEN,
+                        "404": LEXICON_NOT_FOUND,
                     },
                 },
             },

@@ -29,7 +29,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
-from synthesis import pauses, versions, waveform
+from synthesis import lexicon, pauses, versions, waveform
 from synthesis.audio import Audio, estimate_duration_seconds, render_dialogue
 from synthesis.isolation import POLL_SECONDS, ChildEngine, EngineCrashed, ThreadEngine, engine_for
 from synthesis.models import Job, Segment
@@ -236,12 +236,20 @@ class SynthesisRun:
         """The turns as the engines get them: cut at their pauses
         (synthesis.pauses: ``pieces``, [(text or None, pause_ms)]), each piece
         without emoji, kaomoji and punctuation runs (synthesis.speakable),
-        whichever the provider; ``text`` is what is said, without markers. A
+        whichever the provider, then with the job's pronunciation dictionary
+        applied (the entries it recorded at submission: synthesis.lexicon;
+        pieces, never markers); ``text`` is what is said, without markers. A
         turn with nothing to say and no pause ends the job before any engine
         is paid; a turn that is only a pause is that silence."""
+        entries = [lexicon.Entry.from_dict(item) for item in self.job.lexicon or () if item.get("applied", True)]
+
+        def clean(words: str) -> str | None:
+            words = lexicon.apply(speakable(words), entries)
+            return words if has_speech(words) else None
+
         turns = []
         for position, turn in enumerate(self.job.input_params["turns"]):
-            pieces = pauses.spoken_pieces(turn["text"], _speakable_or_none)
+            pieces = pauses.spoken_pieces(turn["text"], clean)
             if not any(words for words, _ in pieces) and not sum(ms for _, ms in pieces):
                 raise RunAborted(
                     "NO_AUDIO",

@@ -63,3 +63,17 @@ class CrashingEspeak(EspeakProvider):
         if CRASH_WORD in text:
             ctypes.string_at(0)
         return super().synthesize(text, voice_id, language, **kwargs)
+
+
+class RecordingEspeak(EspeakProvider):
+    """eSpeak that remembers the text of every call (in this process): what
+    the pipeline really hands an engine."""
+
+    name = "recording"
+    label = "eSpeak that records its texts (tests)"
+    isolated = False
+    texts: list[str] = []
+
+    def synthesize(self, text, voice_id, language=None, **kwargs):
+        RecordingEspeak.texts.append(text)
+        return super().synthesize(text, voice_id, language, **kwargs)

@@ -48,9 +48,11 @@ def test_submit_is_one_transaction_of_four_queries(alice_api):
     assert response.status_code == 201
     # (The test runs inside a transaction, so the view's atomic() is a savepoint.)
     sql = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"]]
-    assert len(sql) == 5, sql
-    token, lock, count, enqueue, insert = sql
+    assert len(sql) == 6, sql
+    token, dictionary, lock, count, enqueue, insert = sql
     assert token.startswith('SELECT "synthesis_apitoken"')
+    # The user's pronunciation dictionary, read before the lock (its snapshot on the job).
+    assert dictionary.startswith('SELECT "synthesis_lexiconentry"')
     assert lock.startswith('SELECT "auth_user"."id" AS') and ("FOR UPDATE" in lock or connection.vendor == "sqlite")
     assert count.startswith("SELECT COUNT(*)")
     assert enqueue.startswith('INSERT INTO "django_q_ormq"') and insert.startswith('INSERT INTO "synthesis_job"')
@@ -69,12 +71,12 @@ def test_an_idempotency_key_adds_one_query_and_a_replay_is_three(alice_api):
 
     response, sql = submit()
     assert response.status_code == 201
-    # The five of a plain submit, plus the look-up of the key (only when the header is sent).
-    assert len(sql) == 6, sql
-    assert sql[2].startswith('SELECT "synthesis_job"') and "idempotency_key" in sql[2]
+    # The six of a plain submit, plus the look-up of the key (only when the header is sent).
+    assert len(sql) == 7, sql
+    assert sql[3].startswith('SELECT "synthesis_job"') and "idempotency_key" in sql[3]
     response, sql = submit()
     assert response.status_code == 200
-    assert len(sql) == 3, sql  # token, the user's lock, the key: nothing written
+    assert len(sql) == 4, sql  # token, the dictionary, the user's lock, the key: nothing written
 
 
 def test_poller_with_the_etag_hears_304_without_the_dialogue_being_read(alice_api, django_assert_num_queries):

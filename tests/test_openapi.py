@@ -44,7 +44,10 @@ def test_document_is_valid_openapi(client):
 def test_every_api_route_is_documented():
     from synthesis import api_urls
 
-    routes = {"/api/v1/" + str(p.pattern).replace("<str:job_id>", "{job_id}") for p in api_urls.urlpatterns}
+    routes = {
+        "/api/v1/" + str(p.pattern).replace("<str:job_id>", "{job_id}").replace("<str:entry_id>", "{entry_id}")
+        for p in api_urls.urlpatterns
+    }
     assert routes == set(build_openapi()["paths"])
 
 
@@ -69,12 +72,15 @@ class ResponseChecker:
         parts = path.split("/")
         if len(parts) >= 5 and parts[3] == "jobs":
             parts[4] = "{job_id}"
+        if len(parts) >= 5 and parts[3] == "lexicon":
+            parts[4] = "{entry_id}"
         return "/".join(parts)
 
-    def documented(self) -> set:
+    def documented(self, prefix: str = "/api/v1/") -> set:
         return {
             (path, method, status)
             for path, item in build_openapi()["paths"].items()
+            if path.startswith(prefix)
             for method, operation in item.items()
             if method != "parameters"
             for status in operation["responses"]
@@ -164,10 +170,67 @@ def test_real_responses_match_the_document(alice, bob, settings):
     failed = make_job(alice, Job.Status.FAILED, error_code="TIMEOUT", error_message="Too slow.")
     assert check(api.get(f"/api/v1/jobs/{failed.pk}"), 200).json()["error_code"] == "TIMEOUT"
 
-    missing = check.documented() - check.seen - NOT_EXERCISED_HERE
+    # The dictionary's routes have their own test below.
+    missing = check.documented() - check.documented("/api/v1/lexicon") - check.seen - NOT_EXERCISED_HERE
     assert not missing, f"documented but never checked against a real response: {sorted(missing)}"
     undocumented = check.seen - check.documented()
     assert not undocumented, f"seen but not documented: {sorted(undocumented)}"
+
+
+def test_real_lexicon_responses_match_the_document(alice, bob, settings):
+    from synthesis.models import LexiconEntry
+
+    check = ResponseChecker()
+    _, secret = ApiToken.objects.create_token(alice, "openapi")
+    api = Client(headers={"Authorization": f"Bearer {secret}"})
+    anonymous = Client()
+    session = Client(enforce_csrf_checks=True)
+    session.force_login(alice)
+
+    def send(client, method, url, body, raw=False):
+        if method in ("get", "delete"):
+            return getattr(client, method)(url)
+        return getattr(client, method)(url, data=body if raw else json.dumps(body), content_type="application/json")
+
+    url = "/api/v1/lexicon"
+    created = check(send(api, "post", url, {"written": "Nguyen", "spoken": "win"}), 201).json()
+    check(send(api, "post", url, {"written": "Nguyen", "spoken": "again"}), 400)
+    check(send(anonymous, "post", url, {"written": "x", "spoken": "y"}), 401)
+    check(send(session, "post", url, {"written": "x", "spoken": "y"}), 403)
+    real_limit, settings.DATA_UPLOAD_MAX_MEMORY_SIZE = settings.DATA_UPLOAD_MAX_MEMORY_SIZE, 100
+    too_large = [
+        send(api, method, target, "x" * 101, raw=True)
+        for method, target in [("post", url), ("put", f"{url}/{created['id']}"), ("patch", f"{url}/{created['id']}")]
+    ]
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = real_limit
+    for response in too_large:
+        check(response, 413)
+    settings.TTS_MAX_LEXICON_ENTRIES = 1
+    check(send(api, "post", url, {"written": "tomato", "spoken": "t@m'A:t#oU", "kind": "espeak"}), 409)
+    check(api.get(url), 200)
+    check(api.get(url, {"limit": 0, "offset": -1}), 400)
+    check(anonymous.get(url), 401)
+
+    entry_url = f"{url}/{created['id']}"
+    check(api.get(entry_url), 200)
+    check(send(api, "patch", entry_url, {"case_sensitive": True}), 200)
+    check(send(api, "patch", entry_url, {"kind": "morse"}), 400)
+    check(send(api, "put", entry_url, {"written": "Nguyen", "spoken": "nwin", "kind": "ipa"}), 200)
+    check(send(api, "put", entry_url, {"spoken": "nwin"}), 400)
+    for method in ("put", "patch", "delete"):
+        check(send(session, method, entry_url, {"spoken": "x"}), 403)
+    for method in ("get", "put", "patch", "delete"):
+        check(send(anonymous, method, entry_url, {"spoken": "x"}), 401)
+    bobs = LexiconEntry.objects.add(bob, written="Bob", spoken="Robert")
+    for entry_id in (bobs.pk, 999999, "nope"):
+        for method in ("get", "put", "patch", "delete"):
+            check(send(api, method, f"{url}/{entry_id}", {"written": "a", "spoken": "b"}), 404)
+    check(api.delete(entry_url), 204)
+
+    documented = check.documented("/api/v1/lexicon")
+    missing = {(p, m, s) for p, m, s in documented - check.seen if s not in ("500", "503")}
+    assert not missing, f"documented but never checked against a real response: {sorted(missing)}"
+    assert not check.seen - documented
 
 
 def test_a_response_that_breaks_the_document_is_caught():

@@ -290,6 +290,8 @@ TTS_MAX_JOB_CHARS = envint("TTS_MAX_JOB_CHARS", 100_000)
 # would be about 7 hours.
 TTS_MAX_AUDIO_SECONDS = envint("TTS_MAX_AUDIO_SECONDS", 3 * 3600)
 TTS_MAX_SPEAKER_NAME = 50
+# Entries in one user's pronunciation dictionary (synthesis.lexicon).
+TTS_MAX_LEXICON_ENTRIES = envint("TTS_MAX_LEXICON_ENTRIES", 1000)
 TTS_JOB_DEADLINE_SECONDS = envint("TTS_JOB_DEADLINE_SECONDS", 600)
 # Seconds between the retries of a transient engine error: one retry per entry.
 TTS_RETRY_DELAYS = [envfloat(f"TTS_RETRY_DELAY_{i}", d) for i, d in enumerate((5.0, 10.0, 20.0), 1)]

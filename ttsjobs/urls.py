@@ -13,6 +13,10 @@ urlpatterns = [
     path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("account/tokens/", account_views.tokens, name="account_tokens"),
     path("account/tokens/<int:token_id>/revoke", account_views.revoke_token, name="account_token_revoke"),
+    path("account/pronunciation/", account_views.lexicon_list, name="account_lexicon"),
+    path("account/pronunciation/import", account_views.lexicon_import, name="account_lexicon_import"),
+    path("account/pronunciation/<int:entry_id>/", account_views.lexicon_edit, name="account_lexicon_edit"),
+    path("account/pronunciation/<int:entry_id>/delete", account_views.lexicon_delete, name="account_lexicon_delete"),
     # ---
     path("", include("synthesis.urls")),
 ]

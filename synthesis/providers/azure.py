@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from django.conf import settings
 
+from synthesis import lexicon
 from synthesis.audio import Audio
 
 from . import http
@@ -48,12 +49,26 @@ def voice_locale(voice_id: str) -> str:
     return "-".join(voice_id.split("-")[:2])
 
 
+def ssml_text(text: str) -> str:
+    """A turn's text as SSML content: escaped, with the pronunciation
+    dictionary's IPA entries as ``<phoneme alphabet="ipa" ph="…">``."""
+    parts = []
+    for piece in lexicon.pieces(_XML_INVALID.sub(" ", text)):
+        if isinstance(piece, str):
+            parts.append(escape(piece))
+        elif piece.alphabet == lexicon.IPA:
+            parts.append(f'<phoneme alphabet="ipa" ph={quoteattr(piece.phonemes)}>{escape(piece.written)}</phoneme>')
+        else:
+            parts.append(escape(piece.written))
+    return "".join(parts)
+
+
 def build_ssml(turns: list[tuple[str, str]], language: str | None = None) -> str:
     """One SSML document, one <voice> per turn, a long break after each but the last."""
     lang = voice_locale(turns[0][1]) if turns else (language or "en-US")
     parts = [f'<speak version="1.0" xmlns="http://www.w3.org/2001/10/synthesis" xml:lang={quoteattr(lang)}>']
     for position, (text, voice_id) in enumerate(turns):
-        body = escape(_XML_INVALID.sub(" ", text))
+        body = ssml_text(text)
         pause = f'<break time="{TURN_BREAK_MS}ms"/>' if position < len(turns) - 1 else ""
         parts.append(f"<voice name={quoteattr(voice_id)}>{body}{pause}</voice>")
     parts.append("</speak>")
@@ -77,6 +92,7 @@ class AzureProvider(Provider):
             max_speakers=10,
             max_chars_per_request=settings.TTS_AZURE_MAX_CHARS,
             sample_rates=(24000,),
+            phoneme_alphabets=(lexicon.IPA,),
         )
 
     def is_available(self) -> bool:

@@ -32,6 +32,10 @@ class Capabilities:
     max_chars_per_request: int = 5000
     sample_rates: tuple[int, ...] = (22050,)
     output_formats: tuple[str, ...] = ("pcm",)
+    # Phoneme alphabets of pronunciation dictionary entries (synthesis.lexicon)
+    # the engine takes: their spans reach synthesize() in the text. Elsewhere
+    # such an entry is not applied and the written form is spoken.
+    phoneme_alphabets: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         return {
@@ -39,6 +43,7 @@ class Capabilities:
             "max_speakers": self.max_speakers,
             "max_chars_per_request": self.max_chars_per_request,
             "sample_rates": list(self.sample_rates),
+            "phoneme_alphabets": list(self.phoneme_alphabets),
         }
 
 

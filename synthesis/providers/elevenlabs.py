@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 
+from synthesis import lexicon
 from synthesis.audio import Audio
 from synthesis.language import ISO_639_1, spoken
 
@@ -131,7 +132,8 @@ class ElevenLabsProvider(Provider):
         self, text: str, voice_id: str, language: str | None = None, *, voice_settings: VoiceSettings = DEFAULT_SETTINGS
     ) -> Audio:
         pieces = []
-        for part in http.request_texts(text, MAX_TTS_CHARS):
+        # No phoneme input here: a dictionary's phonemes are spoken as written.
+        for part in http.request_texts(lexicon.plain(text), MAX_TTS_CHARS):
             response = self._call(
                 "POST",
                 f"/v1/text-to-speech/{urllib.parse.quote(voice_id, safe='')}",
@@ -149,6 +151,7 @@ class ElevenLabsProvider(Provider):
         voice_settings: Sequence[VoiceSettings] | None = None,
     ) -> DialogueAudio:
         pieces = []
+        turns = [(lexicon.plain(text), voice_id) for text, voice_id in turns]
         for request in http.plan_requests(turns, settings.TTS_ELEVENLABS_MAX_CHARS, MAX_DIALOGUE_INPUTS):
             inputs = [{"text": text, "voice_id": voice_id} for _, text, voice_id in request]
             response = self._call(

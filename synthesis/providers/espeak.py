@@ -18,6 +18,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
+from synthesis import lexicon
 from synthesis.audio import Audio
 from synthesis.language import engine_tag
 from synthesis.speakable import speakable
@@ -30,9 +31,13 @@ AUDIO_OUTPUT_SYNCHRONOUS = 2
 # which would kill the whole worker process instead of failing one job.
 espeakINITIALIZE_DONT_EXIT = 0x8000
 POS_CHARACTER = 1
-# UTF-8 text; espeakSSML (0x10) and espeakPHONEMES (0x100) stay off so user
-# text such as "<speak>" or "[[...]]" is read as text, not as markup.
+# UTF-8 text; espeakSSML (0x10) stays off so user text such as "<speak>" is
+# read as text, not as markup. espeakPHONEMES (0x100) is on only for a text
+# with pronunciation dictionary phonemes, whose own "[[" are then broken up.
 espeakCHARS_UTF8 = 1
+espeakPHONEMES = 0x100
+# espeak_SetPhonemeTrace: phoneme mnemonics, as espeak-ng -x prints them.
+PHONEME_TRACE_MNEMONICS = 1
 EE_OK = 0
 
 GENDERS = {1: "male", 2: "female"}
@@ -56,6 +61,7 @@ SILENCE_THRESHOLD = 16
 # C0 control characters other than tab/newline/CR: espeak reads \x01 as the start
 # of an embedded command (speed, pitch, voice...), so user text must not carry them.
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+OWN_DOUBLE_BRACKET = re.compile(r"\[(?=\[)")
 
 
 class _VoiceStruct(ctypes.Structure):
@@ -107,6 +113,8 @@ class _Engine:
         lib.espeak_Synchronize.restype = ctypes.c_int
         lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
         lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        lib.espeak_SetPhonemeTrace.argtypes = [ctypes.c_int, ctypes.c_void_p]
+        lib.espeak_SetPhonemeTrace.restype = None
 
         # The wheel's data path must be given explicitly: the library's compiled-in
         # default points at the wheel's build folder. It returns the sample rate.
@@ -155,12 +163,33 @@ class _Engine:
                 clauses.append(clause.decode("utf-8", errors="replace").strip())
         return " ".join(c for c in clauses if c)
 
-    def synthesize(self, text: bytes, library_voice: bytes) -> np.ndarray:
+    def spoken_phonemes(self, text: bytes, library_voice: bytes, flags: int) -> str:
+        """The phonemes the engine really speaks while synthesizing ``text``
+        (its phoneme trace, written to an in-memory C stream), line per clause."""
+        libc = ctypes.CDLL(None)
+        libc.open_memstream.restype = ctypes.c_void_p
+        libc.open_memstream.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.POINTER(ctypes.c_size_t)]
+        libc.fclose.argtypes = [ctypes.c_void_p]
+        libc.free.argtypes = [ctypes.c_void_p]
+        data, size = ctypes.c_void_p(), ctypes.c_size_t()
+        stream = libc.open_memstream(ctypes.byref(data), ctypes.byref(size))
+        self.lib.espeak_SetPhonemeTrace(PHONEME_TRACE_MNEMONICS, stream)
+        try:
+            self.synthesize(text, library_voice, flags)
+        finally:
+            self.lib.espeak_SetPhonemeTrace(0, None)
+            libc.fclose(stream)  # flushes into data/size
+        try:
+            return ctypes.string_at(data, size.value).decode("utf-8", errors="replace").strip()
+        finally:
+            libc.free(data)
+
+    def synthesize(self, text: bytes, library_voice: bytes, flags: int = 0) -> np.ndarray:
         if self.lib.espeak_SetVoiceByName(library_voice) != EE_OK:
             raise PermanentProviderError("This voice is not available.", code="VOICE_NOT_FOUND")
         self._chunks = []
         buffer = ctypes.create_string_buffer(text)  # NUL-terminated copy
-        status = self.lib.espeak_Synth(buffer, len(buffer), 0, POS_CHARACTER, 0, espeakCHARS_UTF8, None, None)
+        status = self.lib.espeak_Synth(buffer, len(buffer), 0, POS_CHARACTER, 0, espeakCHARS_UTF8 | flags, None, None)
         self.lib.espeak_Synchronize()
         if status != EE_OK:
             raise PermanentProviderError("The speech engine could not read this text.", code="SYNTHESIS_FAILED")
@@ -263,11 +292,25 @@ def _package_version(name: str) -> str:
         return "unknown"
 
 
-def _prepare_text(text: str) -> bytes:
-    # The pipeline already did this for jobs; previews and direct callers too.
-    text = CONTROL_CHARS.sub(" ", speakable(text))
-    # Lone surrogates (e.g. from a JSON "\ud800") can't be encoded; they carry no speech.
-    return text.encode("utf-8", errors="ignore")
+def _prepare_text(text: str) -> tuple[bytes, int]:
+    """The bytes to give the library, and the flags to add to UTF-8."""
+    if not lexicon.has_spans(text):
+        # The pipeline already did this for jobs; previews and direct callers too.
+        text = CONTROL_CHARS.sub(" ", speakable(text))
+        # Lone surrogates (e.g. from a JSON "\ud800") can't be encoded; they carry no speech.
+        return text.encode("utf-8", errors="ignore"), 0
+    # Pronunciation dictionary phonemes (the pipeline cleaned the text before
+    # applying them): eSpeak's "[[…]]" input, and the text's own "[[" broken
+    # up so that only ours are read as phonemes.
+    parts = []
+    for piece in lexicon.pieces(text):
+        if isinstance(piece, str):
+            parts.append(OWN_DOUBLE_BRACKET.sub("[ ", CONTROL_CHARS.sub(" ", piece)))
+        elif piece.alphabet == lexicon.ESPEAK:
+            parts.append(f"[[{piece.phonemes}]]")
+        else:
+            parts.append(piece.written)
+    return "".join(parts).encode("utf-8", errors="ignore"), espeakPHONEMES
 
 
 class EspeakProvider(Provider):
@@ -280,7 +323,7 @@ class EspeakProvider(Provider):
 
     name = "espeak"
     label = "eSpeak NG (built-in)"
-    capabilities = Capabilities(sample_rates=(22050,))
+    capabilities = Capabilities(sample_rates=(22050,), phoneme_alphabets=(lexicon.ESPEAK,))
     # Some texts make libespeak-ng 1.52 segfault (e.g. "---लच्छेद" with "hi").
     isolated = True
 
@@ -352,7 +395,18 @@ class EspeakProvider(Provider):
         if voice_id not in catalog:
             raise PermanentProviderError(f"The voice “{voice_id}” does not exist in eSpeak NG.", code="VOICE_NOT_FOUND")
         with _lock:
-            return _get_engine().phonemes(_prepare_text(text), catalog[voice_id][1])
+            return _get_engine().phonemes(_prepare_text(text)[0], catalog[voice_id][1])
+
+    def spoken_phonemes(self, text: str, voice_id: str) -> str:
+        """The phonemes eSpeak speaks while synthesizing ``text`` exactly as
+        ``synthesize`` does (pronunciation dictionary phonemes included): the
+        engine's own phoneme trace, one line per clause."""
+        catalog = _get_catalog()
+        if voice_id not in catalog:
+            raise PermanentProviderError(f"The voice “{voice_id}” does not exist in eSpeak NG.", code="VOICE_NOT_FOUND")
+        with _lock:
+            prepared, flags = _prepare_text(text)
+            return _get_engine().spoken_phonemes(prepared, catalog[voice_id][1], flags)
 
     def synthesize(
         self, text: str, voice_id: str, language: str | None = None, *, voice_settings: VoiceSettings = DEFAULT_SETTINGS
@@ -364,7 +418,8 @@ class EspeakProvider(Provider):
         _, library_voice = catalog[voice_id]
         with _lock:
             engine = _get_engine()
-            pcm = engine.synthesize(_prepare_text(text), library_voice)
+            prepared, flags = _prepare_text(text)
+            pcm = engine.synthesize(prepared, library_voice, flags)
         if not pcm.size or np.abs(pcm.astype(np.int32)).max() < SILENCE_THRESHOLD:
             raise PermanentProviderError("This text has nothing that can be spoken.", code="NO_AUDIO")
         return Audio((pcm / 32768.0).astype(np.float32), engine.sample_rate)

@@ -36,6 +36,7 @@ from datetime import UTC
 import numpy as np
 import regex
 
+from synthesis import lexicon
 from synthesis.audio import Audio, decode
 
 from .base import PermanentProviderError, TransientProviderError, Voice
@@ -337,6 +338,10 @@ def split_text(text: str, limit: int) -> list[str]:
                 break
         if cut is None:
             cut = window_end  # one word longer than the limit: nothing else to do
+        # Never inside a pronunciation dictionary span (its phonemes would be
+        # cut from their word): before it, or after it if it opens the piece.
+        if (span := lexicon.span_at(text, cut)) is not None:
+            cut = span[0] if span[0] > start else span[1]
         while cut < window_end and text[cut].isspace():
             cut += 1  # the spaces after a cut end the piece, not start the next
         pieces.append(text[start:cut])

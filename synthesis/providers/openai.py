@@ -17,6 +17,7 @@ import urllib.parse
 import numpy as np
 from django.conf import settings
 
+from synthesis import lexicon
 from synthesis.audio import Audio
 
 from . import http
@@ -103,6 +104,8 @@ class OpenAIProvider(Provider):
         self, text: str, voice_id: str, language: str | None = None, *, voice_settings: VoiceSettings = DEFAULT_SETTINGS
     ) -> Audio:
         """``language`` is not part of this API: the voices read any language."""
+        # No phoneme input here: a dictionary's phonemes are spoken as written.
+        text = lexicon.plain(text)
         pieces = [self._request(part, voice_id) for part in http.request_texts(text, settings.TTS_OPENAI_MAX_CHARS)]
         if len(pieces) == 1:
             return pieces[0]

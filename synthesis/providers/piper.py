@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
+from synthesis import lexicon
 from synthesis.audio import Audio
 
 from .base import DEFAULT_SETTINGS, Capabilities, PermanentProviderError, Provider, Voice, VoiceSettings
@@ -186,7 +187,8 @@ class PiperProvider(Provider):
         config = SynthesisConfig(speaker_id=speaker_id)
         with _lock:
             # Piper phonemizes through a process-global espeak-ng: one at a time.
-            chunks = list(voice.synthesize(CONTROL_CHARS.sub(" ", text), syn_config=config))
+            # No phoneme input here: a dictionary's phonemes are spoken as written.
+            chunks = list(voice.synthesize(CONTROL_CHARS.sub(" ", lexicon.plain(text)), syn_config=config))
         if not chunks:
             raise PermanentProviderError("This text has nothing that can be spoken.", code="NO_AUDIO")
         rate = chunks[0].sample_rate

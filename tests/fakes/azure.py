@@ -10,8 +10,9 @@
   bad key, 415 wrong content type, 429 over quota, 502/503 server trouble.
 
 SSML handled: ``<speak version="1.0" xml:lang>`` with ``<voice name>``
-children holding text and ``<break time="Nms"/>``; voices are read one after
-the other into one file. Like the real REST API, no boundary data is returned.
+children holding text, ``<break time="Nms"/>`` and ``<phoneme alphabet ph>``
+(checked, read as its text); voices are read one after the other into one
+file. Like the real REST API, no boundary data is returned.
 """
 
 from __future__ import annotations
@@ -104,6 +105,10 @@ class AzureFake(FakeService):
             if voice.tag != f"{SSML_NS}voice" or voice.get("name") not in VOICES:
                 return 400, {}, b""
             espeak_voice = VOICES[voice.get("name")][4]
+            for phoneme in voice.iter(f"{SSML_NS}phoneme"):
+                # Azure's alphabets; a phoneme element without ph is invalid SSML.
+                if phoneme.get("alphabet") not in ("ipa", "sapi", "ups", "x-sampa") or not phoneme.get("ph"):
+                    return 400, {}, b""
             for text, pause_ms in self._content(voice):
                 if text.strip():
                     pieces.append(speak(text, espeak_voice, rate))
@@ -115,12 +120,15 @@ class AzureFake(FakeService):
 
     @staticmethod
     def _content(voice):
-        """(text, pause after it in ms) in document order."""
-        yield voice.text or "", 0
+        """(text, pause after it in ms) in document order. Inline elements
+        (``<phoneme>``, ``<say-as>``…) are read as their text: this fake
+        speaks with eSpeak, which cannot read their IPA."""
+        text = voice.text or ""
         for child in voice:
-            pause = 0
             if child.tag == f"{SSML_NS}break":
                 match = re.fullmatch(r"(\d+)ms", child.get("time", ""))
-                pause = int(match.group(1)) if match else 750
-            yield "".join(child.itertext()) if child.tag != f"{SSML_NS}break" else "", pause
-            yield child.tail or "", 0
+                yield text, int(match.group(1)) if match else 750
+                text = child.tail or ""
+            else:
+                text += "".join(child.itertext()) + (child.tail or "")
+        yield text, 0
