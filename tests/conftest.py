@@ -20,6 +20,18 @@ def _empty_cache():
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    # A request through LocaleMiddleware activates its language in this thread
+    # and nothing deactivates it: each test starts (and ends) in the default
+    # language, whatever the test before it asked for.
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _no_heartbeat_thread(settings):
     # A run's heartbeat thread has its own database connection: inside a test's
     # transaction it would wait on the rows the test holds. Tests of the

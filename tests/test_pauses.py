@@ -9,7 +9,6 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 from django.urls import reverse
-from django.utils import translation
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -31,15 +30,6 @@ from synthesis.segments import content_key
 from tests.fakes import job_body, run_job, serving
 from tests.fakes.azure import SSML_NS, AzureFake
 from tests.fakes.elevenlabs import ElevenLabsFake
-
-
-@pytest.fixture(autouse=True)
-def english():
-    """The messages are pinned in English (another test module may leave
-    another language active in this thread)."""
-    with translation.override("en"):
-        yield
-
 
 # --- the syntax -----------------------------------------------------------------
 
