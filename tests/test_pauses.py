@@ -473,3 +473,26 @@ def test_join_leaves_exactly_each_pause_between_the_speech_around_it(pieces):
         assert audio.samples[int(end_of_before) - 1] == 1 and audio.samples[int(start_of_after)] == 1
     # Nothing but the pieces' ones and their outer padding: the total length adds up.
     assert len(sound) == sum(shape[1] for shape, _ in pieces if shape is not None)
+
+
+def test_a_native_batch_may_end_between_two_pieces_of_a_turn(alice, azure, settings):
+    settings.TTS_AZURE_MAX_CHARS = 30
+    lines = [
+        ("Alice", "The first line is here."),
+        ("Bob", "Second line, part one. [pause 600ms] And part two."),
+        ("Alice", "Fine."),
+    ]
+    job = run_job(alice, job_body("azure", lines, {"Alice": "en-US-JennyNeural", "Bob": "en-US-GuyNeural"}))
+    assert job.status == "completed", job.error_message
+    sent = [
+        ["".join(v.itertext()) for v in ET.fromstring(r.body).iter(f"{SSML_NS}voice")] for r in azure.synthesis_requests
+    ]
+    # Bob's two pieces went in two requests; his turn is still one segment, one timing.
+    assert sent == [["The first line is here."], ["Second line, part one."], ["And part two.", "Fine."]]
+    assert job.progress_done == 3 and len(job.result_metadata["turn_timings"]) == 3
+    audio = decode(job.audio.read())
+    rate = audio.sample_rate
+    timed = job.result_metadata["turn_timings"][1]
+    turn = audio.samples[round(timed["start_ms"] * rate / 1000) : round(timed["end_ms"] * rate / 1000)]
+    start, end = longest_quiet(turn, QUIET)
+    assert abs(1000 * (end - start) / rate - 600) <= 30
