@@ -389,6 +389,9 @@ def voices(request):
             "name": provider.name,
             "label": provider.label,
             "capabilities": provider.capabilities.as_dict(),
+            # An extension: which of a voice assignment's speed, pitch and
+            # volume this provider honours, and in what range.
+            "voice_settings": provider.settings_as_dict(),
             "voices": [voice.as_dict() for voice in provider.voices()],
         }
         for provider in available_providers().values()

@@ -158,8 +158,82 @@ def _limit_peaks(samples: np.ndarray) -> None:
         np.clip(piece * gain, -PEAK_CEILING, PEAK_CEILING, out=piece)
 
 
+# WSOLA time-stretching (for pitch shifts that keep the duration): 30 ms
+# frames overlapping by half, each placed where it best continues the last.
+_STRETCH_FRAME_S = 0.030
+_STRETCH_TOLERANCE_S = 0.006
+# Only this much of a frame is compared when looking for the best place: enough
+# to lock onto a voice's period (down to 50 Hz), and it keeps long turns quick.
+_STRETCH_MATCH_S = 0.012
+
+
+def time_stretch(samples: np.ndarray, rate: int, factor: float) -> np.ndarray:
+    """``samples`` made ``factor`` times as long without changing their pitch
+    (WSOLA: overlap-added frames, each taken near where it should come from,
+    at the offset that best continues the previous one, so periods line up)."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if factor == 1.0 or samples.size == 0:
+        return samples
+    frame = max(2, int(_STRETCH_FRAME_S * rate)) // 2 * 2
+    hop = frame // 2
+    tolerance = int(_STRETCH_TOLERANCE_S * rate)
+    match = min(frame, int(_STRETCH_MATCH_S * rate))
+    window = np.hanning(frame + 1)[:frame].astype(np.float32)  # periodic: halves sum to 1
+    length = max(1, round(len(samples) * factor))
+    # Padded so every frame and every search window can be cut whole.
+    padded = np.concatenate(
+        [np.zeros(tolerance, np.float32), samples, np.zeros(frame * 2 + tolerance + hop, np.float32)]
+    )
+    out = np.zeros(length + frame, dtype=np.float32)
+    previous = 0  # where (in ``samples``) the last frame was taken
+    for k, at in enumerate(range(0, length, hop)):
+        nominal = int(at / factor)
+        if k == 0:
+            start = nominal
+        else:
+            # The natural continuation of the previous frame, and the place
+            # near ``nominal`` that resembles it most.
+            template = padded[tolerance + previous + hop : tolerance + previous + hop + match]
+            region = padded[nominal : nominal + 2 * tolerance + match]
+            scores = np.correlate(region, template, mode="valid")
+            start = nominal - tolerance + int(np.argmax(scores))
+            start = max(0, start)
+        out[at : at + frame] += padded[tolerance + start : tolerance + start + frame] * window
+        previous = start
+    return out[:length]
+
+
+def shift_pitch(samples: np.ndarray, rate: int, semitones: float) -> np.ndarray:
+    """``samples`` with every frequency moved by ``semitones``, the duration
+    kept: stretched in time by the pitch ratio, then resampled back to the
+    original length (so the formants move too, as with a tape played faster)."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if not semitones or samples.size == 0:
+        return samples
+    ratio = 2.0 ** (semitones / 12.0)
+    stretched = time_stretch(samples, rate, ratio)
+    # Played ``ratio`` times faster: each period 1/ratio as long.
+    shifted = soxr.resample(stretched, rate * ratio, rate).astype(np.float32, copy=False)
+    return shifted
+
+
+def apply_volume(samples: np.ndarray, volume: float) -> None:
+    """Scale a (normalised) turn by ``volume``, in place. Above 1 its peaks
+    can pass the ceiling again: the limiter holds them, so a loud turn is
+    compressed a little rather than clipped."""
+    if volume == 1.0:
+        return
+    samples *= np.float32(volume)
+    if volume > 1.0:
+        _limit_peaks(samples)
+
+
 def assemble_dialogue(
-    turns: list[Audio], gap_ms: int, crossfade_ms: int, sample_rate: int | None = None
+    turns: list[Audio],
+    gap_ms: int,
+    crossfade_ms: int,
+    sample_rate: int | None = None,
+    volumes: Sequence[float] | None = None,
 ) -> tuple[Audio, list[tuple[float, float]]]:
     """Join the turns into one track and say where each turn ended up.
 
@@ -173,7 +247,8 @@ def assemble_dialogue(
     Linear fades sum to exactly 1, so an overlap can't exceed the louder side.
 
     Every turn is resampled to the common rate (``sample_rate``, else the
-    highest input rate) and loudness-normalized. Timings are
+    highest input rate) and loudness-normalized, then scaled by its
+    ``volumes`` entry (a speaker's volume setting; 1.0 when not given). Timings are
     ``(start_ms, end_ms)`` of each turn's first sample and one past its last,
     computed from the same integer sample offsets used to place it, so they
     can't drift. Work and memory are linear in the dialogue's length: offsets
@@ -183,6 +258,8 @@ def assemble_dialogue(
         raise ValueError("assemble_dialogue needs at least one turn")
     rate = sample_rate or max(t.sample_rate for t in turns)
     voiced = [normalize_loudness(resample(t.samples, t.sample_rate, rate)) for t in turns]
+    for samples, volume in zip(voiced, volumes or ()):
+        apply_volume(samples, volume)
 
     gap = round(gap_ms * rate / 1000)
     crossfade = round(crossfade_ms * rate / 1000)
@@ -227,6 +304,7 @@ def render_dialogue(
     gap_ms: int,
     crossfade_ms: int,
     sample_rate: int,
+    volumes: Sequence[float] | None = None,
     on_progress: Callable[[str, float], None] | None = None,
     on_block: Callable[[np.ndarray], None] | None = None,
 ) -> list[tuple[float, float]]:
@@ -239,6 +317,8 @@ def render_dialogue(
     which is then render_dialogue's: its samples are normalised in place (so a
     long turn is in memory once), so return a fresh array, not one you keep. Returns the turns' ``(start_ms, end_ms)``,
     equal to ``assemble_dialogue``'s for the same input, to the sample.
+    ``volumes``: one gain per turn (its speaker's volume setting), applied
+    after the loudness normalisation, so 0.5 is really 6 dB below the others.
     ``on_progress(phase, fraction)`` is called at least every
     ``PROGRESS_INTERVAL`` seconds of work, with fraction < 1 until the file is
     complete and 1.0 once it is. ``on_block(samples)`` sees each block of
@@ -269,6 +349,9 @@ def render_dialogue(
                 samples = samples.copy()
             # In place: a 20-minute turn is 100 MB, and a copy would double it.
             _normalize_in_place(samples)
+            # After the normalisation, which would otherwise undo it.
+            if volumes is not None:
+                apply_volume(samples, volumes[i])
             progress.beat()
             length = len(samples)
             if held is None:

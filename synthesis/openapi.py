@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from synthesis import lexicon
 from synthesis.audio import OUTPUT_FORMATS
 from synthesis.models import Job
+from synthesis.providers.base import PITCH_RANGE, SPEED_RANGE, VOLUME_RANGE
 from synthesis.validation import CROSSFADE_RANGE, DEFAULT_CROSSFADE_MS, DEFAULT_GAP_MS, GAP_RANGE
 
 JSON = "application/json"
@@ -116,6 +117,29 @@ def schemas() -> dict:
             "speaker": {"type": "string", "minLength": 1},
             "voice_id": {"type": "string", "minLength": 1, "description": "An id from GET /api/v1/voices."},
             "voice_name": {"type": ["string", "null"], "maxLength": 100},
+            "speed": {
+                "type": ["number", "null"],
+                "minimum": SPEED_RANGE[0],
+                "maximum": SPEED_RANGE[1],
+                "default": 1.0,
+                "description": "Speaking rate factor (2.0: twice as fast). Only for providers whose "
+                "voice_settings in GET /api/v1/voices list it, within their range; otherwise 400.",
+            },
+            "pitch": {
+                "type": ["number", "null"],
+                "minimum": PITCH_RANGE[0],
+                "maximum": PITCH_RANGE[1],
+                "default": 0,
+                "description": "Semitones up or down. Only for providers that list it (see speed).",
+            },
+            "volume": {
+                "type": ["number", "null"],
+                "minimum": VOLUME_RANGE[0],
+                "maximum": VOLUME_RANGE[1],
+                "default": 1.0,
+                "description": "Gain factor applied to this speaker's turns when the dialogue is mixed, "
+                "after loudness matching (0.5: 6 dB quieter). Every provider.",
+            },
         },
     }
     input_params = {
@@ -338,6 +362,20 @@ def schemas() -> dict:
                                         "description": "Extension: the phoneme kinds of dictionary entries "
                                         "this provider speaks as phonemes (espeak, ipa).",
                                         "items": {"type": "string", "enum": list(lexicon.PHONEME_KINDS)},
+                                    },
+                                },
+                            },
+                            "voice_settings": {
+                                "type": "object",
+                                "description": "The voice assignment settings this provider honours "
+                                "(speed, pitch, volume), each with the range it accepts.",
+                                "additionalProperties": {
+                                    "type": "object",
+                                    "required": ["minimum", "maximum", "default"],
+                                    "properties": {
+                                        "minimum": {"type": "number"},
+                                        "maximum": {"type": "number"},
+                                        "default": {"type": "number"},
                                     },
                                 },
                             },

@@ -267,6 +267,7 @@ class SynthesisRun:
         The pauses are part of it: a turn's segment is the whole turn, pauses included."""
         params = self.job.input_params
         voices = {a["speaker"]: a["voice_id"] for a in params["voice_assignments"]}
+        voice_settings = speaker_settings(params)
         mode = "native" if provider.capabilities.native_multi_speaker else "segmented"
         return [
             content_key(
@@ -276,6 +277,7 @@ class SynthesisRun:
                 language=params.get("language"),
                 text=pauses.canonical(turn["pieces"]),
                 mode=mode,
+                voice_settings=voice_settings[turn["speaker"]].sound(),
             )
             for turn in turns
         ]
@@ -407,6 +409,7 @@ class SynthesisRun:
         params = self.job.input_params
         rate = max(s.sample_rate for s in segments)
         meter = waveform.StreamMeter()
+        voice_settings = speaker_settings(params)
         out = tempfile.TemporaryFile(prefix="ttsjobs-render-")
         try:
             timings = render_dialogue(
@@ -416,6 +419,8 @@ class SynthesisRun:
                 gap_ms=params["gap_ms"],
                 crossfade_ms=params["crossfade_ms"],
                 sample_rate=rate,
+                # Volume is the mix's, not the engine's: a kept turn serves any volume.
+                volumes=[voice_settings[turn["speaker"]].volume for turn in params["turns"]],
                 on_progress=self.on_render_progress,
                 on_block=meter.add,
             )

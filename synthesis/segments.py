@@ -20,11 +20,20 @@ PIPELINE_VERSION = 1
 
 
 def content_key(
-    *, provider: str, engine_version: str, voice_id: str, language: str | None, text: str, mode: str
+    *,
+    provider: str,
+    engine_version: str,
+    voice_id: str,
+    language: str | None,
+    text: str,
+    mode: str,
+    voice_settings: dict[str, float] | None = None,
 ) -> str:
     """A hash of everything that shapes a turn's sound. Two turns with the same
     key sound the same, so a kept segment with the key of the turn to speak can
-    be used instead of asking the engine again."""
+    be used instead of asking the engine again. ``voice_settings``: the
+    speaker's settings that the engine turns into sound (speed, pitch; not
+    volume, which assembly applies), only those changed from the defaults."""
     shape = {
         "pipeline": PIPELINE_VERSION,
         "provider": provider,
@@ -36,6 +45,10 @@ def content_key(
         # the same line spoken alone.
         "mode": mode,
     }
+    if voice_settings:
+        # Only when there are any: a turn without settings keeps the key it
+        # had before settings existed, so its kept segments still match.
+        shape["settings"] = voice_settings
     return hashlib.sha256(json.dumps(shape, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 

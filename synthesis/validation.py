@@ -5,6 +5,7 @@ bad field, named the way the client sent it (``turns[2].text``), so that bad
 input never reaches the worker.
 """
 
+import math
 import re
 
 from django.conf import settings
@@ -16,6 +17,10 @@ from synthesis.audio import OUTPUT_FORMATS, estimate_duration_seconds
 from synthesis.language import language_of_all
 from synthesis.pauses import pause_problems, strip_pauses, total_pause_ms
 from synthesis.providers import available_providers
+from synthesis.providers.base import DEFAULT_SETTINGS, PITCH_RANGE, SPEED_RANGE, VOLUME_RANGE
+
+# The API's range of each voice setting; a provider may accept less.
+SETTING_RANGES = {"speed": SPEED_RANGE, "pitch": PITCH_RANGE, "volume": VOLUME_RANGE}
 
 GAP_RANGE = (0, 2000)
 CROSSFADE_RANGE = (0, 500)
@@ -239,10 +244,49 @@ def _clean_assignments(raw, speakers, provider, errors) -> list[dict]:
         if voice_name is not None and not isinstance(voice_name, str):
             errors[f"{where}.voice_name"] = _("Must be text.")
             continue
-        by_speaker[speaker] = {"speaker": speaker, "voice_id": voice_id, "voice_name": (voice_name or "")[:100]}
+        assignment = {"speaker": speaker, "voice_id": voice_id, "voice_name": (voice_name or "")[:100]}
+        assignment.update(_clean_settings(item, where, provider, errors))
+        by_speaker[speaker] = assignment
     missing = [s for s in speakers if s not in by_speaker]
     if missing:
         errors["voice_assignments"] = _("No voice for %(speakers)s.") % {
             "speakers": ", ".join(repr(s) for s in missing)
         }
     return [by_speaker[s] for s in speakers if s in by_speaker]
+
+
+def _clean_settings(item: dict, where: str, provider, errors) -> dict[str, float]:
+    """A voice assignment's speed, pitch and volume: only those that change
+    something are kept (an assignment without any is stored as before, so its
+    turns keep their content keys). A setting the provider does not honour is
+    refused unless it is the default, never silently dropped."""
+    cleaned = {}
+    for name, (low, high) in SETTING_RANGES.items():
+        value = item.get(name)
+        if value is None:
+            continue
+        field = f"{where}.{name}"
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            errors[field] = f"Must be a number from {low:g} to {high:g}."
+            continue
+        if not low <= value <= high:
+            errors[field] = f"Must be from {low:g} to {high:g}; got {value:g}."
+            continue
+        if value == getattr(DEFAULT_SETTINGS, name):
+            continue
+        if provider is None:
+            continue
+        supported = provider.supported_settings
+        if name not in supported:
+            honoured = ", ".join(supported) or "none"
+            errors[field] = f"The {provider.name} provider cannot change {name} (it honours: {honoured})."
+            continue
+        accepted_low, accepted_high = supported[name]
+        if not accepted_low <= value <= accepted_high:
+            errors[field] = (
+                f"The {provider.name} provider accepts {name} from {accepted_low:g} "
+                f"to {accepted_high:g}; got {value:g}."
+            )
+            continue
+        cleaned[name] = float(value)
+    return cleaned

@@ -24,7 +24,16 @@ from synthesis import lexicon
 from synthesis.audio import Audio
 
 from . import http
-from .base import DEFAULT_SETTINGS, Capabilities, DialogueAudio, Provider, Voice, VoiceSettings
+from .base import (
+    DEFAULT_SETTINGS,
+    SPEED_RANGE,
+    VOLUME_RANGE,
+    Capabilities,
+    DialogueAudio,
+    Provider,
+    Voice,
+    VoiceSettings,
+)
 
 SERVICE = "Azure Speech"
 OUTPUT_FORMAT = "riff-24khz-16bit-mono-pcm"
@@ -63,12 +72,37 @@ def ssml_text(text: str) -> str:
     return "".join(parts)
 
 
-def build_ssml(turns: list[tuple[str, str]], language: str | None = None) -> str:
-    """One SSML document, one <voice> per turn, a long break after each but the last."""
+def prosody(voice_settings: VoiceSettings) -> dict[str, str]:
+    """The ``<prosody>`` attributes for a speaker's settings (none for the
+    defaults): ``rate`` as a multiplier ("1.5"), ``pitch`` in semitones
+    ("+3st"), the relative forms Azure's SSML documents."""
+    attributes = {}
+    if voice_settings.speed != 1.0:
+        attributes["rate"] = f"{voice_settings.speed:g}"
+    if voice_settings.pitch:
+        attributes["pitch"] = f"{voice_settings.pitch:+g}st"
+    return attributes
+
+
+def build_ssml(
+    turns: list[tuple[str, str]],
+    language: str | None = None,
+    voice_settings: Sequence[VoiceSettings] | None = None,
+) -> str:
+    """One SSML document, one <voice> per turn, a long break after each but
+    the last; a turn with settings has its text in a <prosody> element (the
+    break stays outside, so a slower rate doesn't stretch it)."""
     lang = voice_locale(turns[0][1]) if turns else (language or "en-US")
     parts = [f'<speak version="1.0" xmlns="http://www.w3.org/2001/10/synthesis" xml:lang={quoteattr(lang)}>']
     for position, (text, voice_id) in enumerate(turns):
         body = ssml_text(text)
+        attributes = prosody(voice_settings[position]) if voice_settings else {}
+        if attributes:
+            body = (
+                "<prosody "
+                + " ".join(f"{name}={quoteattr(value)}" for name, value in attributes.items())
+                + f">{body}</prosody>"
+            )
         pause = f'<break time="{TURN_BREAK_MS}ms"/>' if position < len(turns) - 1 else ""
         parts.append(f"<voice name={quoteattr(voice_id)}>{body}{pause}</voice>")
     parts.append("</speak>")
@@ -78,6 +112,9 @@ def build_ssml(turns: list[tuple[str, str]], language: str | None = None) -> str
 class AzureProvider(Provider):
     name = "azure"
     label = "Azure Speech"
+    # SSML <prosody>: Azure documents rate changes within 0.5–2 times and
+    # pitch changes within 0.5–1.5 times the voice's own (−12 to +7 semitones).
+    supported_settings = {"speed": SPEED_RANGE, "pitch": (-12.0, 7.0), "volume": VOLUME_RANGE}
 
     def engine_version(self, voice_id: str) -> str:
         return _endpoint()
@@ -137,7 +174,7 @@ class AzureProvider(Provider):
     def synthesize(
         self, text: str, voice_id: str, language: str | None = None, *, voice_settings: VoiceSettings = DEFAULT_SETTINGS
     ) -> Audio:
-        return self.synthesize_dialogue([(text, voice_id)], language).turns[0]
+        return self.synthesize_dialogue([(text, voice_id)], language, voice_settings=[voice_settings]).turns[0]
 
     def synthesize_dialogue(
         self,
@@ -148,7 +185,11 @@ class AzureProvider(Provider):
     ) -> DialogueAudio:
         pieces = []
         for request in http.plan_requests(turns, settings.TTS_AZURE_MAX_CHARS, MAX_VOICE_ELEMENTS):
-            ssml = build_ssml([(text, voice) for _, text, voice in request], language)
+            ssml = build_ssml(
+                [(text, voice) for _, text, voice in request],
+                language,
+                [voice_settings[index] for index, _, _ in request] if voice_settings else None,
+            )
             response = self._call(
                 "POST",
                 "/cognitiveservices/v1",

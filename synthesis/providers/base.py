@@ -143,6 +143,14 @@ class Provider:
     def is_available(self) -> bool:
         return True
 
+    def settings_as_dict(self) -> dict:
+        """The voice settings this provider honours, with the range it accepts
+        and the default (as /api/v1/voices lists them)."""
+        return {
+            name: {"minimum": low, "maximum": high, "default": getattr(DEFAULT_SETTINGS, name)}
+            for name, (low, high) in sorted(self.supported_settings.items(), key=lambda kv: SETTING_NAMES.index(kv[0]))
+        }
+
     def voices(self) -> list[Voice]:
         raise NotImplementedError
 

@@ -29,7 +29,16 @@ from synthesis.audio import Audio
 from synthesis.language import ISO_639_1, spoken
 
 from . import http
-from .base import DEFAULT_SETTINGS, Capabilities, DialogueAudio, PermanentProviderError, Provider, Voice, VoiceSettings
+from .base import (
+    DEFAULT_SETTINGS,
+    VOLUME_RANGE,
+    Capabilities,
+    DialogueAudio,
+    PermanentProviderError,
+    Provider,
+    Voice,
+    VoiceSettings,
+)
 
 SERVICE = "ElevenLabs"
 SAMPLE_RATE = 24000
@@ -55,6 +64,8 @@ def _language_code(language: str | None) -> str | None:
 class ElevenLabsProvider(Provider):
     name = "elevenlabs"
     label = "ElevenLabs"
+    # voice_settings.speed: ElevenLabs documents 0.7–1.2 for it.
+    supported_settings = {"speed": (0.7, 1.2), "volume": VOLUME_RANGE}
 
     def engine_version(self, voice_id: str) -> str:
         model = (
@@ -132,13 +143,17 @@ class ElevenLabsProvider(Provider):
         self, text: str, voice_id: str, language: str | None = None, *, voice_settings: VoiceSettings = DEFAULT_SETTINGS
     ) -> Audio:
         pieces = []
+        fields = {}
+        if voice_settings.speed != 1.0:
+            # Only the setting asked for: the voice keeps its own stability etc.
+            fields["voice_settings"] = {"speed": voice_settings.speed}
         # No phoneme input here: a dictionary's phonemes are spoken as written.
         for part in http.request_texts(lexicon.plain(text), MAX_TTS_CHARS):
             response = self._call(
                 "POST",
                 f"/v1/text-to-speech/{urllib.parse.quote(voice_id, safe='')}",
                 params={"output_format": OUTPUT_FORMAT},
-                payload=self._payload(settings.TTS_ELEVENLABS_TTS_MODEL, language, text=part),
+                payload=self._payload(settings.TTS_ELEVENLABS_TTS_MODEL, language, text=part, **fields),
             )
             pieces.append((0, http.pcm16_audio(response.body, SAMPLE_RATE)))
         return http.join_pieces(1, pieces)[0]
@@ -150,9 +165,19 @@ class ElevenLabsProvider(Provider):
         *,
         voice_settings: Sequence[VoiceSettings] | None = None,
     ) -> DialogueAudio:
-        pieces = []
         turns = [(lexicon.plain(text), voice_id) for text, voice_id in turns]
-        for request in http.plan_requests(turns, settings.TTS_ELEVENLABS_MAX_CHARS, MAX_DIALOGUE_INPUTS):
+        # text-to-dialogue takes no per-voice settings (only stability and
+        # speaker boost for the whole request): a turn whose speaker has a
+        # speed is spoken alone through text-to-speech, which takes it.
+        own = [i for i, s in enumerate(voice_settings or ()) if s.speed != 1.0]
+        pieces = [
+            (i, self.synthesize(turns[i][0], turns[i][1], language, voice_settings=voice_settings[i])) for i in own
+        ]
+        together = [i for i in range(len(turns)) if i not in set(own)]
+        planned = http.plan_requests(
+            [turns[i] for i in together], settings.TTS_ELEVENLABS_MAX_CHARS, MAX_DIALOGUE_INPUTS
+        )
+        for request in ([(together[j], text, voice) for j, text, voice in r] for r in planned):
             inputs = [{"text": text, "voice_id": voice_id} for _, text, voice_id in request]
             response = self._call(
                 "POST",
@@ -162,6 +187,7 @@ class ElevenLabsProvider(Provider):
             )
             split = self._split(response, [len(item["text"]) for item in inputs])
             pieces.extend((index, piece) for (index, _, _), piece in zip(request, split))
+        pieces.sort(key=lambda piece: piece[0])  # join_pieces keeps each turn's parts in order
         return DialogueAudio(turns=http.join_pieces(len(turns), pieces))
 
     def _split(self, response: http.Response, weights: list[int]) -> list[Audio]:

@@ -19,11 +19,21 @@ from importlib.metadata import PackageNotFoundError, version
 import numpy as np
 
 from synthesis import lexicon
-from synthesis.audio import Audio
+from synthesis.audio import Audio, shift_pitch
 from synthesis.language import engine_tag
 from synthesis.speakable import speakable
 
-from .base import DEFAULT_SETTINGS, Capabilities, PermanentProviderError, Provider, Voice, VoiceSettings
+from .base import (
+    DEFAULT_SETTINGS,
+    PITCH_RANGE,
+    SPEED_RANGE,
+    VOLUME_RANGE,
+    Capabilities,
+    PermanentProviderError,
+    Provider,
+    Voice,
+    VoiceSettings,
+)
 
 # Constants from espeak-ng's speak_lib.h.
 AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -39,6 +49,10 @@ espeakPHONEMES = 0x100
 # espeak_SetPhonemeTrace: phoneme mnemonics, as espeak-ng -x prints them.
 PHONEME_TRACE_MNEMONICS = 1
 EE_OK = 0
+# espeak_PARAMETER: espeakRATE is words a minute; 175 is the library's default
+# for every voice (voices with a "speed" line scale it further, themselves).
+espeakRATE = 1
+DEFAULT_RATE = 175
 
 GENDERS = {1: "male", 2: "female"}
 
@@ -115,6 +129,8 @@ class _Engine:
         lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         lib.espeak_SetPhonemeTrace.argtypes = [ctypes.c_int, ctypes.c_void_p]
         lib.espeak_SetPhonemeTrace.restype = None
+        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        lib.espeak_SetParameter.restype = ctypes.c_int
 
         # The wheel's data path must be given explicitly: the library's compiled-in
         # default points at the wheel's build folder. It returns the sample rate.
@@ -126,6 +142,7 @@ class _Engine:
 
         self.lib = lib
         self.sample_rate = sample_rate
+        self.rate = DEFAULT_RATE
         self._chunks: list[bytes] = []
         # Kept on the instance: ctypes would free the trampoline if it were
         # garbage collected while the library still holds the pointer.
@@ -184,9 +201,15 @@ class _Engine:
         finally:
             libc.free(data)
 
-    def synthesize(self, text: bytes, library_voice: bytes, flags: int = 0) -> np.ndarray:
+    def synthesize(self, text: bytes, library_voice: bytes, flags: int = 0, rate: int = DEFAULT_RATE) -> np.ndarray:
         if self.lib.espeak_SetVoiceByName(library_voice) != EE_OK:
             raise PermanentProviderError("This voice is not available.", code="VOICE_NOT_FOUND")
+        if rate != self.rate:
+            # The rate is the library's global state: it stays until changed,
+            # so a turn without a speed setting puts the default back.
+            if self.lib.espeak_SetParameter(espeakRATE, rate, 0) != EE_OK:
+                raise PermanentProviderError("The speech engine refused this speed.", code="SYNTHESIS_FAILED")
+            self.rate = rate
         self._chunks = []
         buffer = ctypes.create_string_buffer(text)  # NUL-terminated copy
         status = self.lib.espeak_Synth(buffer, len(buffer), 0, POS_CHARACTER, 0, espeakCHARS_UTF8 | flags, None, None)
@@ -324,6 +347,7 @@ class EspeakProvider(Provider):
     name = "espeak"
     label = "eSpeak NG (built-in)"
     capabilities = Capabilities(sample_rates=(22050,), phoneme_alphabets=(lexicon.ESPEAK,))
+    supported_settings = {"speed": SPEED_RANGE, "pitch": PITCH_RANGE, "volume": VOLUME_RANGE}
     # Some texts make libespeak-ng 1.52 segfault (e.g. "---लच्छेद" with "hi").
     isolated = True
 
@@ -411,15 +435,26 @@ class EspeakProvider(Provider):
     def synthesize(
         self, text: str, voice_id: str, language: str | None = None, *, voice_settings: VoiceSettings = DEFAULT_SETTINGS
     ) -> Audio:
-        """``language`` is ignored: an eSpeak voice is a language."""
+        """``language`` is ignored: an eSpeak voice is a language.
+
+        Speed is the engine's own rate (175 words a minute times ``speed``;
+        it reaches 900 through its built-in time-stretcher). Pitch is moved
+        afterwards (``audio.shift_pitch``): the engine's pitch parameter only
+        moves the base of its intonation, and at its maximum raised the median
+        pitch 1.6–1.8× (measured on en-us, en-us+f3 and cmn), short of the
+        octave that +12 semitones promises."""
         catalog = _get_catalog()
         if voice_id not in catalog:
             raise PermanentProviderError(f"The voice “{voice_id}” does not exist in eSpeak NG.", code="VOICE_NOT_FOUND")
         _, library_voice = catalog[voice_id]
+        rate = round(DEFAULT_RATE * voice_settings.speed)
         with _lock:
             engine = _get_engine()
             prepared, flags = _prepare_text(text)
-            pcm = engine.synthesize(prepared, library_voice, flags)
+            pcm = engine.synthesize(prepared, library_voice, flags, rate)
         if not pcm.size or np.abs(pcm.astype(np.int32)).max() < SILENCE_THRESHOLD:
             raise PermanentProviderError("This text has nothing that can be spoken.", code="NO_AUDIO")
-        return Audio((pcm / 32768.0).astype(np.float32), engine.sample_rate)
+        samples = (pcm / 32768.0).astype(np.float32)
+        if voice_settings.pitch:
+            samples = shift_pitch(samples, engine.sample_rate, voice_settings.pitch)
+        return Audio(samples, engine.sample_rate)

@@ -21,7 +21,16 @@ from synthesis import lexicon
 from synthesis.audio import Audio
 
 from . import http
-from .base import DEFAULT_SETTINGS, Capabilities, PermanentProviderError, Provider, Voice, VoiceSettings
+from .base import (
+    DEFAULT_SETTINGS,
+    SPEED_RANGE,
+    VOLUME_RANGE,
+    Capabilities,
+    PermanentProviderError,
+    Provider,
+    Voice,
+    VoiceSettings,
+)
 
 # OpenAI's documented built-in voices (API reference, "Create speech"), used
 # when neither the settings nor the server list any.
@@ -42,6 +51,8 @@ def _base_url() -> str:
 class OpenAIProvider(Provider):
     name = "openai"
     label = "OpenAI-compatible speech"
+    # `speed` (0.25–4.0 at OpenAI; Kokoro-FastAPI and openedai-speech take it too).
+    supported_settings = {"speed": SPEED_RANGE, "volume": VOLUME_RANGE}
 
     @property
     def capabilities(self) -> Capabilities:
@@ -106,7 +117,10 @@ class OpenAIProvider(Provider):
         """``language`` is not part of this API: the voices read any language."""
         # No phoneme input here: a dictionary's phonemes are spoken as written.
         text = lexicon.plain(text)
-        pieces = [self._request(part, voice_id) for part in http.request_texts(text, settings.TTS_OPENAI_MAX_CHARS)]
+        pieces = [
+            self._request(part, voice_id, voice_settings)
+            for part in http.request_texts(text, settings.TTS_OPENAI_MAX_CHARS)
+        ]
         if len(pieces) == 1:
             return pieces[0]
         rate = pieces[0].sample_rate
@@ -114,13 +128,16 @@ class OpenAIProvider(Provider):
             raise PermanentProviderError(f"{SERVICE} answered with changing sample rates.", code="PROVIDER_BAD_AUDIO")
         return Audio(np.concatenate([p.samples for p in pieces]), rate)
 
-    def _request(self, text: str, voice_id: str) -> Audio:
+    def _request(self, text: str, voice_id: str, voice_settings: VoiceSettings) -> Audio:
         body = {
             "model": settings.TTS_OPENAI_MODEL,
             "voice": voice_id,
             "input": text,
             "response_format": RESPONSE_FORMAT,
         }
+        if voice_settings.speed != 1.0:
+            # Only when asked: a request without settings stays as it was.
+            body["speed"] = voice_settings.speed
         response = http.request(
             "POST",
             f"{_base_url()}/v1/audio/speech",

@@ -29,7 +29,16 @@ from django.conf import settings
 from synthesis import lexicon
 from synthesis.audio import Audio
 
-from .base import DEFAULT_SETTINGS, Capabilities, PermanentProviderError, Provider, Voice, VoiceSettings
+from .base import (
+    DEFAULT_SETTINGS,
+    SPEED_RANGE,
+    VOLUME_RANGE,
+    Capabilities,
+    PermanentProviderError,
+    Provider,
+    Voice,
+    VoiceSettings,
+)
 
 log = logging.getLogger("synthesis.providers")
 
@@ -110,6 +119,7 @@ class PiperProvider(Provider):
     label = "Piper (local neural)"
     # onnxruntime and Piper's espeak-ng phonemizer are native code.
     isolated = True
+    supported_settings = {"speed": SPEED_RANGE, "volume": VOLUME_RANGE}
 
     def engine_version(self, voice_id: str) -> str:
         try:
@@ -185,6 +195,10 @@ class PiperProvider(Provider):
         from piper import SynthesisConfig
 
         config = SynthesisConfig(speaker_id=speaker_id)
+        if voice_settings.speed != 1.0:
+            # Longer phonemes are slower speech: the model's own scale, divided.
+            model_scale = float(model.config.get("inference", {}).get("length_scale", 1.0))
+            config.length_scale = model_scale / voice_settings.speed
         with _lock:
             # Piper phonemizes through a process-global espeak-ng: one at a time.
             # No phoneme input here: a dictionary's phonemes are spoken as written.
@@ -192,7 +206,8 @@ class PiperProvider(Provider):
         if not chunks:
             raise PermanentProviderError("This text has nothing that can be spoken.", code="NO_AUDIO")
         rate = chunks[0].sample_rate
-        pause = np.zeros(int(SENTENCE_PAUSE_S * rate), dtype=np.float32)
+        # A faster reader takes shorter breaths.
+        pause = np.zeros(int(SENTENCE_PAUSE_S / voice_settings.speed * rate), dtype=np.float32)
         parts = []
         for i, chunk in enumerate(chunks):
             if i:

@@ -49,9 +49,13 @@ class Scripted:
     stall: float = 0.0  # seconds to wait before answering normally
 
 
-def speak(text: str, espeak_voice: str, rate: int) -> np.ndarray:
-    """Real speech for ``text`` at ``rate`` Hz, float32 mono."""
-    audio = EspeakProvider().synthesize(text, espeak_voice)
+def speak(text: str, espeak_voice: str, rate: int, speed: float = 1.0, pitch: float = 0.0) -> np.ndarray:
+    """Real speech for ``text`` at ``rate`` Hz, float32 mono; ``speed`` and
+    ``pitch`` (semitones) as a service's own settings would change it."""
+    from synthesis.providers.base import DEFAULT_SETTINGS, VoiceSettings
+
+    changed = VoiceSettings(speed=speed, pitch=pitch) if (speed, pitch) != (1.0, 0.0) else DEFAULT_SETTINGS
+    audio = EspeakProvider().synthesize(text, espeak_voice, voice_settings=changed)
     return resample(audio.samples, audio.sample_rate, rate)
 
 

@@ -10,9 +10,11 @@
   bad key, 415 wrong content type, 429 over quota, 502/503 server trouble.
 
 SSML handled: ``<speak version="1.0" xml:lang>`` with ``<voice name>``
-children holding text, ``<break time="Nms"/>`` and ``<phoneme alphabet ph>``
-(checked, read as its text); voices are read one after the other into one
-file. Like the real REST API, no boundary data is returned.
+children holding text, ``<break time="Nms"/>``, ``<phoneme alphabet ph>``
+(checked, read as its text) and ``<prosody rate pitch>`` (rate a multiplier
+or ±N%, pitch ±Nst, within the documented 0.5–2× and 0.5–1.5×; anything else
+is a 400); voices are read one after the other into one file. Like the real
+REST API, no boundary data is returned.
 """
 
 from __future__ import annotations
@@ -109,9 +111,13 @@ class AzureFake(FakeService):
                 # Azure's alphabets; a phoneme element without ph is invalid SSML.
                 if phoneme.get("alphabet") not in ("ipa", "sapi", "ups", "x-sampa") or not phoneme.get("ph"):
                     return 400, {}, b""
-            for text, pause_ms in self._content(voice):
+            try:
+                content = list(self._content(voice))
+            except ValueError:
+                return 400, {}, b""
+            for text, pause_ms, speed, pitch in content:
                 if text.strip():
-                    pieces.append(speak(text, espeak_voice, rate))
+                    pieces.append(speak(text, espeak_voice, rate, speed=speed, pitch=pitch))
                 if pause_ms:
                     pieces.append(np.zeros(rate * pause_ms // 1000, dtype=np.float32))
         if not pieces:
@@ -120,15 +126,50 @@ class AzureFake(FakeService):
 
     @staticmethod
     def _content(voice):
-        """(text, pause after it in ms) in document order. Inline elements
-        (``<phoneme>``, ``<say-as>``…) are read as their text: this fake
-        speaks with eSpeak, which cannot read their IPA."""
+        """(text, pause after it in ms, rate factor, pitch in semitones) in
+        document order. Inline elements (``<phoneme>``, ``<say-as>``…) are read
+        as their text: this fake speaks with eSpeak, which cannot read their
+        IPA. A ``<prosody>`` is spoken with its rate and pitch; raises
+        ValueError for a prosody value Azure refuses."""
         text = voice.text or ""
         for child in voice:
             if child.tag == f"{SSML_NS}break":
                 match = re.fullmatch(r"(\d+)ms", child.get("time", ""))
-                yield text, int(match.group(1)) if match else 750
+                yield text, int(match.group(1)) if match else 750, 1.0, 0.0
+                text = child.tail or ""
+            elif child.tag == f"{SSML_NS}prosody":
+                speed, pitch = prosody_rate(child.get("rate")), prosody_pitch(child.get("pitch"))
+                yield text, 0, 1.0, 0.0
+                yield "".join(child.itertext()), 0, speed, pitch
                 text = child.tail or ""
             else:
                 text += "".join(child.itertext()) + (child.tail or "")
-        yield text, 0
+        yield text, 0, 1.0, 0.0
+
+
+def prosody_rate(value: str | None) -> float:
+    """SSML ``rate``: a multiplier ("1.5") or a relative change ("+50%");
+    Azure: "within 0.5 to 2 times the original audio"."""
+    if value is None:
+        return 1.0
+    match = re.fullmatch(r"([+-]?\d+(?:\.\d+)?)(%?)", value)
+    if not match:
+        raise ValueError(value)
+    factor = 1 + float(match.group(1)) / 100 if match.group(2) else float(match.group(1))
+    if not 0.5 <= factor <= 2.0:
+        raise ValueError(value)
+    return factor
+
+
+def prosody_pitch(value: str | None) -> float:
+    """SSML ``pitch`` as a relative change in semitones ("+3st", "-2st");
+    Azure: "within 0.5 to 1.5 times the original audio"."""
+    if value is None:
+        return 0.0
+    match = re.fullmatch(r"([+-]\d+(?:\.\d+)?)st", value)
+    if not match:
+        raise ValueError(value)
+    semitones = float(match.group(1))
+    if not 0.5 <= 2 ** (semitones / 12) <= 1.5:
+        raise ValueError(value)
+    return semitones

@@ -9,7 +9,8 @@ generated client), the parts ttsjobs uses; auth is the ``xi-api-key`` header:
   end_time_seconds, character_start_index, character_end_index,
   dialogue_input_index}]}``.
 - ``POST /v1/text-to-speech/{voice_id}?output_format=pcm_24000``, JSON
-  ``{"text", "model_id"}`` → the audio bytes.
+  ``{"text", "model_id", "voice_settings"?: {"speed"}}`` → the audio bytes
+  (speed 0.7–1.2, else 422).
 
 Errors: ``{"detail": {"status", "message"}}`` (401 invalid_api_key, 404
 voice_not_found — 400 in answers before mid-2025 —, 429
@@ -107,7 +108,24 @@ class ElevenLabsFake(FakeService):
             )
         if voice_id not in VOICES:
             return self._voice_error(voice_id)
-        return 200, {"Content-Type": "audio/pcm"}, pcm16(speak(body["text"], VOICES[voice_id][3], 24000))
+        # voice_settings.speed: "1.0 is the default, values below 1.0 slow
+        # the speech down, values above speed it up"; the API takes 0.7–1.2.
+        speed = (body.get("voice_settings") or {}).get("speed", 1.0)
+        if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0.7 <= speed <= 1.2:
+            return json_response(
+                422,
+                {
+                    "detail": [
+                        {
+                            "loc": ["body", "voice_settings", "speed"],
+                            "msg": "Input should be between 0.7 and 1.2",
+                            "type": "value_error",
+                        }
+                    ]
+                },
+            )
+        speech = speak(body["text"], VOICES[voice_id][3], 24000, speed=float(speed))
+        return 200, {"Content-Type": "audio/pcm"}, pcm16(speech)
 
     def _dialogue(self, body):
         inputs = body.get("inputs")

@@ -81,8 +81,12 @@ class OpenAIFake(FakeService):
                 f"Invalid value: '{body['voice']}'. Supported values are: {', '.join(map(repr, sorted(VOICES)))}.",
                 param="voice",
             )
+        # "The speed of the generated audio. Select a value from 0.25 to 4.0. 1.0 is the default."
+        speed = body.get("speed", 1.0)
+        if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0.25 <= speed <= 4.0:
+            return openai_error(400, f"Invalid 'speed': {speed!r}. Expected a number from 0.25 to 4.0.", param="speed")
         fmt = body.get("response_format", "mp3")
-        samples = speak(body["input"], VOICES[body["voice"]], RATE)
+        samples = speak(body["input"], VOICES[body["voice"]], RATE, speed=float(speed))
         if fmt == "flac":
             return 200, {"Content-Type": "audio/flac"}, audio_file(samples, RATE, "FLAC")
         if fmt == "wav":
