@@ -7,6 +7,7 @@ assignments. Whether the job is acceptable is decided by
 """
 
 import re
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -20,6 +21,7 @@ from synthesis.audio import OUTPUT_FORMATS
 from synthesis.language import engine_tag, language_of_all, same_language
 from synthesis.pauses import pause_problems, strip_pauses
 from synthesis.providers import available_providers, get_provider
+from synthesis.providers.base import DEFAULT_SETTINGS
 from synthesis.script import ScriptError, ScriptNote, Turn, read_script, speakers_of
 from synthesis.validation import (
     CROSSFADE_RANGE,
@@ -56,6 +58,19 @@ def voice_field_name(speaker: str) -> str:
     # Keyed by name, not position: adding a speaker in the middle of the
     # script must not shift everyone else's chosen voice.
     return f"voice:{speaker}"
+
+
+def setting_field_name(setting: str, speaker: str) -> str:
+    return f"{setting}:{speaker}"
+
+
+# The controls beside each voice picker: label, step. Only those the
+# provider honours are shown (providers.base: supported_settings).
+SETTING_CONTROLS = {
+    "speed": (gettext_lazy("Speed"), 0.05),
+    "pitch": (gettext_lazy("Pitch (semitones)"), 1),
+    "volume": (gettext_lazy("Volume"), 0.05),
+}
 
 
 def language_choices(provider, user_languages: list[str]) -> list:
@@ -229,6 +244,7 @@ class DialogueForm(forms.Form):
                 # (or the old one no longer fits): show and use the default.
                 self.data = self.data.copy()
                 self.data[name] = chosen
+            setting_fields = self._add_setting_fields(number, speaker)
             warning = ""
             voice = known.get(chosen)
             if voice and language and not same_language(voice.language, language) and len(offered) < len(known):
@@ -249,8 +265,53 @@ class DialogueForm(forms.Form):
                     "colour": number % SPEAKER_COLOURS,
                     "language": language or "",
                     "warning": warning,
+                    "settings": setting_fields,
+                    # The ▶ link without JavaScript: the voice and its settings as shown.
+                    "preview_query": urlencode(
+                        {
+                            "provider": self.provider.name if self.provider else "",
+                            "voice": chosen or "",
+                            **{f.field.widget.attrs["data-setting"]: f.value() for f in setting_fields if f.value()},
+                        }
+                    ),
                 }
             )
+
+    def _add_setting_fields(self, number: int, speaker: str) -> list:
+        """Speed, pitch and volume for ``speaker``, as far as the provider
+        honours them, in its accepted range; empty means the default."""
+        supported = self.provider.supported_settings if self.provider else {}
+        bound = []
+        for setting, (label, step) in SETTING_CONTROLS.items():
+            if setting not in supported:
+                continue
+            low, high = supported[setting]
+            name = setting_field_name(setting, speaker)
+            self.fields[name] = forms.FloatField(
+                label=label,
+                required=False,
+                widget=forms.NumberInput(
+                    attrs={
+                        "id": f"id_{setting}_{number}",
+                        "min": f"{low:g}",
+                        "max": f"{high:g}",
+                        "step": step,
+                        "class": "voice-setting",
+                        "data-setting": setting,
+                    }
+                ),
+            )
+            self.initial[name] = getattr(DEFAULT_SETTINGS, setting)
+            bound.append(self[name])
+        return bound
+
+    def voice_assignment(self, speaker: str, cleaned: dict) -> dict:
+        assignment = {"speaker": speaker, "voice_id": cleaned.get(voice_field_name(speaker)) or ""}
+        for setting in SETTING_CONTROLS:
+            value = cleaned.get(setting_field_name(setting, speaker))
+            if value is not None:
+                assignment[setting] = value
+        return assignment
 
     @property
     def settings_fields(self):
@@ -278,10 +339,7 @@ class DialogueForm(forms.Form):
             "gap_ms": cleaned["gap_ms"],
             "crossfade_ms": cleaned["crossfade_ms"],
             "turns": [turn.as_request(index) for index, turn in enumerate(self.turns)],
-            "voice_assignments": [
-                {"speaker": speaker, "voice_id": cleaned.get(voice_field_name(speaker)) or ""}
-                for speaker in self.speakers
-            ],
+            "voice_assignments": [self.voice_assignment(speaker, cleaned) for speaker in self.speakers],
         }
         try:
             self.provider_name, self.params = clean_job_request(request)
@@ -305,6 +363,10 @@ class DialogueForm(forms.Form):
         if match and match["list"] == "voice_assignments" and match["field"] == "voice_id":
             # Assignments are built in self.speakers order.
             return voice_field_name(self.speakers[int(match["position"])]), message
+        if match and match["list"] == "voice_assignments" and match["field"] in SETTING_CONTROLS:
+            name = setting_field_name(match["field"], self.speakers[int(match["position"])])
+            if name in self.fields:
+                return name, message
         if key in ("turns", "voice_assignments") or match:
             return "script", message
         return None, message

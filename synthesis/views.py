@@ -37,6 +37,7 @@ from synthesis.forms import SPEAKER_COLOURS, DialogueForm, voice_field_name
 from synthesis.models import Job, JobCount, JobLimitExceeded
 from synthesis.pages import render_page
 from synthesis.providers import ProviderError, get_provider
+from synthesis.providers.base import DEFAULT_SETTINGS, VoiceSettings
 from synthesis.script import format_script
 from synthesis.validation import JobRequestInvalid
 
@@ -450,9 +451,17 @@ def voice_preview(request):
     provider = get_provider(provider_name)
     if provider is None or voice_id not in provider.voice_ids():
         raise Http404(_("No such voice."))
+    voice_settings = preview_settings(request.GET, provider)
+    if voice_settings is None:
+        return HttpResponse(
+            _("These voice settings are out of range for this engine."),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
     # A voice sounds the same every time: one synthesis serves every user
     # (and every web process, with a shared cache) for a day.
-    key = "voice-preview:" + hashlib.sha256(f"{provider_name}\0{voice_id}".encode()).hexdigest()
+    changed = "".join(f"\0{name}={value:g}" for name, value in voice_settings.changed().items())
+    key = "voice-preview:" + hashlib.sha256(f"{provider_name}\0{voice_id}{changed}".encode()).hexdigest()
     data = cache.get(key)
     if data is None:
         # Synthesis runs here, in the web process, and is a paid request on a
@@ -466,7 +475,7 @@ def voice_preview(request):
             response["Retry-After"] = "60"
             return response
         try:
-            data = preview_audio(provider_name, voice_id)
+            data = preview_audio(provider_name, voice_id, voice_settings)
         except ProviderError as error:
             return HttpResponse(error.message, status=503, content_type="text/plain; charset=utf-8")
         cache.set(key, data, settings.TTS_PREVIEW_CACHE_SECONDS)
@@ -489,9 +498,40 @@ def preview_allowed(user) -> bool:
     return count <= settings.TTS_PREVIEW_SYNTHESES_PER_MINUTE
 
 
-def preview_audio(provider_name: str, voice_id: str) -> bytes:
-    """A short sample of one voice, as mp3."""
+def preview_settings(query, provider) -> VoiceSettings | None:
+    """The speed, pitch and volume a ▶ sample is asked for (the controls
+    beside the picker), or None when one is not a number the provider takes."""
+    values = {}
+    for name in ("speed", "pitch", "volume"):
+        raw = query.get(name)
+        if raw in (None, ""):
+            continue
+        if name not in provider.supported_settings:
+            return None
+        low, high = provider.supported_settings[name]
+        try:
+            value = float(raw)
+        except ValueError:
+            return None
+        if not low <= value <= high:  # NaN fails this too
+            return None
+        values[name] = value
+    return VoiceSettings(**values)
+
+
+def preview_audio(provider_name: str, voice_id: str, voice_settings: VoiceSettings = DEFAULT_SETTINGS) -> bytes:
+    """A short sample of one voice, as mp3, with its speed and pitch as the
+    job would speak them and, like in a job, its level matched and then
+    scaled by its volume."""
     provider = get_provider(provider_name)
     language = next((v.language for v in provider.voices() if v.id == voice_id), "en")
     text = PREVIEW_TEXTS.get(language.split("-")[0], PREVIEW_TEXTS["en"])
-    return audio.encode(provider.synthesize(text, voice_id, language), "mp3")
+    if voice_settings.sound():
+        sample = provider.synthesize(text, voice_id, language, voice_settings=voice_settings)
+    else:
+        sample = provider.synthesize(text, voice_id, language)
+    if voice_settings.volume != 1.0:
+        samples = audio.normalize_loudness(sample.samples)
+        audio.apply_volume(samples, voice_settings.volume)
+        sample = audio.Audio(samples, sample.sample_rate)
+    return audio.encode(sample, "mp3")

@@ -411,3 +411,110 @@ def test_piper_speed_is_its_length_scale(settings):
     # own silences (at the comma, before and after).
     assert 0.50 <= fast.duration_ms / normal.duration_ms <= 0.70
     assert "pitch" not in piper.supported_settings
+
+
+# --- the new-dialogue page ----------------------------------------------------
+
+PAGE = {
+    "script": "Alice: Hello there, Bob.\nBob: Hi Alice.",
+    "provider": "espeak",
+    "language": "en-us",
+    "output_format": "wav",
+    "gap_ms": "300",
+    "crossfade_ms": "0",
+    "voice:Alice": "en-us+f3",
+    "voice:Bob": "en-us+m3",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("hx", [{}, {"HTTP_HX_REQUEST": "true"}])
+def test_each_picker_has_the_settings_the_engine_honours(alice_client, hx):
+    from django.urls import reverse
+
+    html = alice_client.post(reverse("job_new"), {**PAGE, "action": "refresh"}, **hx).content.decode()
+    for number, speaker in enumerate(["Alice", "Bob"]):
+        for setting, low, high in [("speed", "0.5", "2"), ("pitch", "-12", "12"), ("volume", "0", "2")]:
+            control = html.split(f'name="{setting}:{speaker}"')[1].split(">")[0]
+            assert f'id="id_{setting}_{number}"' in control
+            assert f'min="{low}"' in control and f'max="{high}"' in control
+    assert 'for="id_pitch_0">Pitch (semitones)</label>' in html
+
+
+@pytest.mark.django_db
+def test_an_engine_without_pitch_shows_no_pitch_control(alice_client, openai):
+    from django.urls import reverse
+
+    data = {**PAGE, "provider": "openai", "voice:Alice": "alloy", "voice:Bob": "echo", "action": "refresh"}
+    html = alice_client.post(reverse("job_new"), data).content.decode()
+    assert 'name="speed:Alice"' in html and 'name="volume:Alice"' in html
+    assert 'name="pitch:Alice"' not in html
+
+
+@pytest.mark.django_db
+def test_the_page_submits_settings_with_the_voices(alice_client):
+    from django.urls import reverse
+
+    response = alice_client.post(
+        reverse("job_new"), {**PAGE, "speed:Alice": "1.5", "pitch:Bob": "-2", "volume:Bob": ""}
+    )
+    assert response.status_code == 302
+    job = Job.objects.get()
+    assert job.input_params["voice_assignments"] == [
+        {"speaker": "Alice", "voice_id": "en-us+f3", "voice_name": "", "speed": 1.5},
+        {"speaker": "Bob", "voice_id": "en-us+m3", "voice_name": "", "pitch": -2.0},
+    ]
+
+
+@pytest.mark.django_db
+def test_a_bad_setting_on_the_page_is_shown_beside_it(alice_client):
+    from django.urls import reverse
+
+    response = alice_client.post(reverse("job_new"), {**PAGE, "speed:Bob": "3"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    bob = html.split('name="speed:Bob"')[1].split('class="voice-row"')[0]
+    assert "Must be from 0.5 to 2; got 3." in bob
+    response = alice_client.post(reverse("job_new"), {**PAGE, "pitch:Alice": "high"})
+    alice = response.content.decode().split('name="pitch:Alice"')[1].split('class="voice-row"')[0]
+    assert "Enter a number." in alice
+    assert not Job.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_preview_plays_the_settings(alice_client):
+    from django.urls import reverse
+
+    def preview(**settings):
+        response = alice_client.get(reverse("voice_preview"), {"provider": "espeak", "voice": "en-us", **settings})
+        assert response.status_code == 200, response.content
+        samples, rate = sf.read(io.BytesIO(response.content), dtype="float32")
+        return samples, rate
+
+    plain, rate = preview()
+    fast, _ = preview(speed="2")
+    assert 0.40 <= len(fast) / len(plain) <= 0.65
+    high, _ = preview(pitch="12")
+    assert 1.8 <= median_f0(high, rate) / median_f0(plain, rate) <= 2.2
+    loud, _ = preview(volume="1")
+    quiet, _ = preview(volume="0.5")
+    # volume=1 is the plain sample (the same cache entry); 0.5 is level-matched, then halved.
+    assert np.array_equal(loud, plain)
+    assert rms_db(quiet) < rms_db(plain) - 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", [{"speed": "5"}, {"pitch": "nan"}, {"volume": "loud"}])
+def test_a_preview_with_bad_settings_is_a_400(alice_client, query):
+    from django.urls import reverse
+
+    response = alice_client.get(reverse("voice_preview"), {"provider": "espeak", "voice": "en-us", **query})
+    assert response.status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_preview_with_a_setting_the_engine_lacks_is_a_400(alice_client, openai):
+    from django.urls import reverse
+
+    query = {"provider": "openai", "voice": "alloy", "pitch": "3"}
+    assert alice_client.get(reverse("voice_preview"), query).status_code == 400

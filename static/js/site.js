@@ -17,6 +17,11 @@
       var provider = document.querySelector("select[name=provider]");
       var url = preview.pathname + "?provider=" + encodeURIComponent(provider ? provider.value : preview.dataset.provider) +
         "&voice=" + encodeURIComponent(select ? select.value : "");
+      // The speed, pitch and volume beside this picker, as they are now.
+      var row = preview.closest(".voice-row");
+      (row ? row.querySelectorAll("input[data-setting]") : []).forEach(function (input) {
+        if (input.value !== "") url += "&" + input.dataset.setting + "=" + encodeURIComponent(input.value);
+      });
       play(document.getElementById("preview-player"), url);
       return;
     }
