@@ -287,7 +287,8 @@ def test_speed_and_pitch_change_the_turns_key_volume_does_not(alice):
         body["voice_assignments"][0].update(settings)
         _, params = clean_job_request(body)
         job = Job.objects.submit(alice, params, provider="espeak")
-        keys[label] = SynthesisRun(job).turn_keys(get_provider("espeak"), params["turns"])
+        run = SynthesisRun(job)
+        keys[label] = run.turn_keys(get_provider("espeak"), run.spoken_turns())
     assert keys["volume"] == keys["plain"]
     assert keys["speed"][0] != keys["plain"][0]
     assert keys["speed"][1] == keys["plain"][1]  # Bob's turn is untouched
