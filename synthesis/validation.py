@@ -267,10 +267,14 @@ def _clean_settings(item: dict, where: str, provider, errors) -> dict[str, float
             continue
         field = f"{where}.{name}"
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            errors[field] = f"Must be a number from {low:g} to {high:g}."
+            errors[field] = _("Must be a number from %(low)s to %(high)s.") % {"low": f"{low:g}", "high": f"{high:g}"}
             continue
         if not low <= value <= high:
-            errors[field] = f"Must be from {low:g} to {high:g}; got {value:g}."
+            errors[field] = _("Must be from %(low)s to %(high)s; got %(value)s.") % {
+                "low": f"{low:g}",
+                "high": f"{high:g}",
+                "value": f"{value:g}",
+            }
             continue
         if value == getattr(DEFAULT_SETTINGS, name):
             continue
@@ -278,15 +282,23 @@ def _clean_settings(item: dict, where: str, provider, errors) -> dict[str, float
             continue
         supported = provider.supported_settings
         if name not in supported:
-            honoured = ", ".join(supported) or "none"
-            errors[field] = f"The {provider.name} provider cannot change {name} (it honours: {honoured})."
+            errors[field] = _("The %(provider)s provider cannot change %(setting)s (it honours: %(honoured)s).") % {
+                "provider": provider.name,
+                "setting": name,
+                "honoured": ", ".join(supported),
+            }
             continue
         accepted_low, accepted_high = supported[name]
         if not accepted_low <= value <= accepted_high:
-            errors[field] = (
-                f"The {provider.name} provider accepts {name} from {accepted_low:g} "
-                f"to {accepted_high:g}; got {value:g}."
-            )
+            errors[field] = _(
+                "The %(provider)s provider accepts %(setting)s from %(low)s to %(high)s; got %(value)s."
+            ) % {
+                "provider": provider.name,
+                "setting": name,
+                "low": f"{accepted_low:g}",
+                "high": f"{accepted_high:g}",
+                "value": f"{value:g}",
+            }
             continue
         cleaned[name] = float(value)
     return cleaned
