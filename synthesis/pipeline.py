@@ -114,6 +114,13 @@ def renders_ahead(turns: list[dict]) -> bool:
     )
 
 
+def turn_volumes(params: dict) -> list[float]:
+    """Each turn's volume (its speaker's), in the order of the turns: applied
+    when the dialogue is mixed, after the loudness matching."""
+    voice_settings = speaker_settings(params)
+    return [voice_settings[turn["speaker"]].volume for turn in params["turns"]]
+
+
 class RunHeartbeat:
     """Beat the job's heartbeat from a side thread for the whole run, whatever
     the main thread is doing (a long provider call, rendering, an upload), and
@@ -409,7 +416,6 @@ class SynthesisRun:
         params = self.job.input_params
         rate = max(s.sample_rate for s in segments)
         meter = waveform.StreamMeter()
-        voice_settings = speaker_settings(params)
         out = tempfile.TemporaryFile(prefix="ttsjobs-render-")
         try:
             timings = render_dialogue(
@@ -420,7 +426,7 @@ class SynthesisRun:
                 crossfade_ms=params["crossfade_ms"],
                 sample_rate=rate,
                 # Volume is the mix's, not the engine's: a kept turn serves any volume.
-                volumes=[voice_settings[turn["speaker"]].volume for turn in params["turns"]],
+                volumes=turn_volumes(params),
                 on_progress=self.on_render_progress,
                 on_block=meter.add,
             )
@@ -507,6 +513,7 @@ class SynthesisRun:
                     fmt=job.output_format,
                     gap_ms=job.input_params["gap_ms"],
                     crossfade_ms=job.input_params["crossfade_ms"],
+                    volumes=turn_volumes(job.input_params),
                 )
             try:
                 self.synthesize_missing(provider, engine, turns, keys, kept)

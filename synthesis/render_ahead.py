@@ -54,11 +54,22 @@ class RenderAhead:
     # (pipeline.renders_ahead): 2 minutes is 23 MB at 48 kHz.
     MAX_TURN_SECONDS = 120
 
-    def __init__(self, segments: dict, count: int, *, fmt: str, gap_ms: int, crossfade_ms: int):
+    def __init__(
+        self,
+        segments: dict,
+        count: int,
+        *,
+        fmt: str,
+        gap_ms: int,
+        crossfade_ms: int,
+        volumes: list[float] | None = None,
+    ):
         """``segments``: the turns already kept (index → Segment), read from
-        storage when the mix gets to them; the others arrive by ``offer``."""
+        storage when the mix gets to them; the others arrive by ``offer``.
+        ``volumes``: each turn's speaker's volume, as for render_dialogue."""
         self.count = count
         self.fmt, self.gap_ms, self.crossfade_ms = fmt, gap_ms, crossfade_ms
+        self.volumes = volumes
         self.rate: int | None = None
         self._kept_rates = [s.sample_rate for s in segments.values()]
         self._segments = dict(segments)
@@ -158,6 +169,7 @@ class RenderAhead:
                 gap_ms=self.gap_ms,
                 crossfade_ms=self.crossfade_ms,
                 sample_rate=self.rate,
+                volumes=self.volumes,
                 on_progress=self._progress,
                 on_block=meter.add,
             )

@@ -519,3 +519,37 @@ def test_a_preview_with_a_setting_the_engine_lacks_is_a_400(alice_client, openai
 
     query = {"provider": "openai", "voice": "alloy", "pitch": "3"}
     assert alice_client.get(reverse("voice_preview"), query).status_code == 400
+
+
+@pytest.mark.django_db
+def test_a_new_version_with_another_volume_speaks_nothing_again_and_another_speed_respeaks(alice, scripted_provider):
+    """Volume is the mix's: a re-render with a new volume reuses every kept
+    turn (and the mix from kept turns applies it); a new speed respeaks that
+    speaker's lines only."""
+    from synthesis.tasks import run_synthesis
+
+    def version(settings_of_bob, based_on=None):
+        body = job_body("scripted", [("Alice", TEXT), ("Bob", TEXT)], {"Alice": "en-us", "Bob": "en-us"})
+        body["voice_assignments"][1].update(settings_of_bob)
+        provider, params = clean_job_request(body)
+        job = Job.objects.submit(alice, params, provider=provider, based_on=based_on)
+        scripted_provider.calls = 0
+        assert run_synthesis(str(job.pk)) == "completed"
+        job.refresh_from_db()
+        return job
+
+    def levels(job):
+        samples, rate = sf.read(io.BytesIO(job.audio.read()), dtype="float32")
+        return [
+            rms_db(samples[round(t["start_ms"] * rate / 1000) : round(t["end_ms"] * rate / 1000)])
+            for t in job.result_metadata["turn_timings"]
+        ]
+
+    first = version({})
+    assert scripted_provider.calls == 2
+    quieter = version({"volume": 0.5}, based_on=first)
+    assert scripted_provider.calls == 0
+    alice_level, bob_level = levels(quieter)
+    assert abs((bob_level - alice_level) - (-6.02)) <= 0.5
+    version({"volume": 0.5, "speed": 2.0}, based_on=quieter)
+    assert scripted_provider.calls == 1  # Bob's line, at the new speed
