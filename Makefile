@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test test-quick lint format install install-dev migrate bench clean
+.PHONY: run test test-quick lint format install install-dev migrate bench clean messages
 
 # What running needs (Piper included: it is a voice users can pick), then the
 # test and lint tools on top: `make run` on a fresh machine skips playwright,
@@ -52,6 +52,14 @@ lint: install-dev
 format: install-dev
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
+
+# The translation catalogue: new marked strings into locale/zh_Hant/.../django.po,
+# then the .mo compiled (committed: running and testing need no gettext).
+# Needs GNU gettext (apt-get install gettext); translate the new entries in between.
+messages: export DEBUG ?= 1
+messages: install
+	$(PY) manage.py makemessages -l zh_Hant --no-location -i tests -i bench -i var -i static -i docs -i test-artifacts
+	$(PY) manage.py compilemessages -l zh_Hant
 
 bench: install
 	$(PY) bench/api.py

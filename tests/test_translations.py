@@ -108,9 +108,7 @@ def test_every_marked_string_is_in_the_catalogue(entries):
     in_catalogue = {(entry.msgctxt, entry.msgid, entry.msgid_plural) for entry in entries if entry.msgid}
     missing = sorted(catalogue.marked_strings() - in_catalogue, key=str)
     assert missing == [], (
-        "not in locale/zh_Hant/LC_MESSAGES/django.po; run "
-        "`DEBUG=1 manage.py makemessages -l zh_Hant --no-location -i tests -i bench -i var -i static -i docs`, "
-        "translate, then `DEBUG=1 manage.py compilemessages`"
+        "not in locale/zh_Hant/LC_MESSAGES/django.po: run `make messages`, translate, `make messages` again"
     )
 
 
@@ -145,7 +143,7 @@ def test_the_compiled_catalogue_is_the_po_file(entries):
             expected[key] = entry.msgstr[0]
         else:
             expected.update({(key, n): text for n, text in entry.msgstr.items()})
-    assert mo == expected, "the .mo is older than the .po: run `DEBUG=1 manage.py compilemessages`"
+    assert mo == expected, "the .mo is older than the .po: run `make messages`"
 
 
 def test_the_catalogue_checks_see_a_missing_an_empty_and_a_fuzzy_entry(tmp_path):
