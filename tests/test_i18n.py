@@ -2,6 +2,7 @@
 set_language), remembered for a logged-in user; API messages follow
 Accept-Language while the error codes stay."""
 
+import json
 import uuid
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from synthesis.models import Job, LanguagePreference
+from synthesis.outage import database_unavailable
 from synthesis.providers import available_providers
 from synthesis.templatetags.job_format import about, ago, took
 from tests.catalogue import english_left, visible_text
@@ -292,3 +294,29 @@ def test_api_401_in_chinese_for_a_token_client(client, db):
     response = client.get("/api/v1/jobs", headers={"Authorization": "Bearer nope", **ZH})
     assert response.status_code == 401
     assert response.json() == {"error": "INVALID_TOKEN", "message": "API 權杖不存在或已撤銷。", "details": {}}
+
+
+def test_the_500_page_and_the_apis_500_in_chinese(alice, monkeypatch):
+    def bug(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("synthesis.views.get_job_for_user", bug)
+    monkeypatch.setattr("synthesis.api.get_job_for_user", bug)
+    client = Client(raise_request_exception=False)
+    client.force_login(alice)
+    page = client.get(f"/jobs/{uuid.uuid4()}/", headers=ZH)
+    assert page.status_code == 500 and "發生錯誤" in page.content.decode()
+    assert_no_english_of_ours(page)
+    api = client.get(f"/api/v1/jobs/{uuid.uuid4()}", headers=ZH)
+    assert api.status_code == 500
+    assert api.json() == {"error": "INTERNAL_ERROR", "message": "我們這邊出了問題，錯誤已記錄下來。", "details": {}}
+
+
+def test_the_outage_answers_in_chinese(rf):
+    with translation.override("zh-hant"):
+        page = database_unavailable(rf.get("/jobs/"))
+        api = database_unavailable(rf.get("/api/v1/jobs"))
+    assert page.status_code == api.status_code == 503
+    assert '<html lang="zh-hant">' in page.content.decode() and "暫時無法使用" in page.content.decode()
+    assert json.loads(api.content)["error"] == "DATABASE_UNAVAILABLE"
+    assert json.loads(api.content)["message"] == "服務目前無法連線到資料庫，請過幾秒再試一次。"
