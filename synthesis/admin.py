@@ -29,7 +29,7 @@ from django_q.models import Failure, OrmQ, Schedule, Success, Task
 
 from synthesis.counting import count_or_estimate
 from synthesis.downloads import audio_response
-from synthesis.models import ApiToken, ClusterHeartbeat, Job, JobLimitExceeded
+from synthesis.models import ApiToken, ClusterHeartbeat, Job, JobLimitExceeded, LexiconEntry
 from synthesis.providers import all_providers
 from synthesis.templatetags.job_format import clock
 from synthesis.validation import JobRequestInvalid
@@ -199,7 +199,7 @@ class JobAdmin(admin.ModelAdmin):
             {"fields": ["created_at", "started_at", "heartbeat_at", "deadline_at", "completed_at", "expires"]},
         ),
         (gettext_lazy("Worker"), {"fields": ["worker_name", "run_token", "task_link"]}),
-        (gettext_lazy("Raw JSON"), {"classes": ["collapse"], "fields": ["input_params", "result_metadata"]}),
+        (gettext_lazy("Raw JSON"), {"classes": ["collapse"], "fields": ["input_params", "lexicon", "result_metadata"]}),
     ]
 
     def get_queryset(self, request) -> QuerySet:
@@ -207,7 +207,7 @@ class JobAdmin(admin.ModelAdmin):
         match = request.resolver_match
         if match and match.url_name == "synthesis_job_changelist":
             # The list never shows the dialogue (up to 100,000 characters a job).
-            queryset = queryset.defer("input_params")
+            queryset = queryset.defer("input_params", "lexicon")
         return queryset
 
     def get_search_results(self, request, queryset, search_term) -> tuple[QuerySet, bool]:
@@ -456,6 +456,22 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # revoke instead: the row shows when the token was last used
+
+
+@admin.register(LexiconEntry)
+class LexiconEntryAdmin(admin.ModelAdmin):
+    """Users keep their own dictionaries (account page, API); staff look and
+    may delete. Jobs keep their own copy of what they used (Job.lexicon)."""
+
+    list_display = ["written", "spoken", "kind", "case_sensitive", "owner", "updated_at"]
+    list_filter = ["kind", "case_sensitive"]
+    search_fields = ["written", "spoken", "owner__username"]
+    list_select_related = ["owner"]
+    readonly_fields = ["owner", "written", "spoken", "kind", "case_sensitive", "created_at", "updated_at"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request) -> bool:
+        return False  # the owner's page and API check what an entry may be
 
 
 @admin.register(ClusterHeartbeat)

@@ -159,3 +159,29 @@ def test_search_and_pages(alice_client, alice):
     found = alice_client.get(URL, {"q": "WORD11"}).content.decode()
     assert "word110" in found and "word119" in found and "word100" not in found
     assert "No entry matches." in alice_client.get(URL, {"q": "zzz"}).content.decode()
+
+
+def test_a_jobs_page_lists_the_entries_it_used(alice_client, alice):
+    import json
+
+    add(alice, "Alice", "a l'i: s", kind="espeak")
+    add(alice, "Bob", "bɑb", kind="ipa")  # not for eSpeak: said as written
+    body = {
+        "provider": "espeak",
+        "turns": [{"speaker": "A", "text": "Hello Alice and Bob.", "index": 0}],
+        "voice_assignments": [{"speaker": "A", "voice_id": "en-us"}],
+    }
+    job = alice_client.post("/api/v1/jobs", json.dumps(body), content_type="application/json").json()
+    LexiconEntry.objects.filter(written="Alice").update(spoken="changed")
+    page = alice_client.get(f"/jobs/{job['id']}/").content.decode()
+    assert "2 pronunciation entries" in page
+    assert "a l&#x27;i: s" in page and "changed" not in page
+    assert "said as written" in page
+
+
+def test_staff_see_and_search_entries_in_the_admin(staff_client, alice, bob):
+    add(alice, "Nguyen", "win")
+    add(bob, "Bob", "Robert")
+    page = staff_client.get("/admin/synthesis/lexiconentry/", {"q": "Nguyen"}).content.decode()
+    assert "Nguyen" in page and "Robert" not in page
+    assert staff_client.get("/admin/synthesis/lexiconentry/add/").status_code == 403
