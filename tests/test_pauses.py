@@ -496,3 +496,19 @@ def test_a_native_batch_may_end_between_two_pieces_of_a_turn(alice, azure, setti
     turn = audio.samples[round(timed["start_ms"] * rate / 1000) : round(timed["end_ms"] * rate / 1000)]
     start, end = longest_quiet(turn, QUIET)
     assert abs(1000 * (end - start) / rate - 600) <= 30
+
+
+def test_the_pause_stays_exact_with_a_speakers_voice_settings(alice):
+    """Speed, pitch and volume shape the speech around the pause, not the pause."""
+    lines = [("Alice", "Hello there."), ("Bob", "Good morning everyone. [pause 800ms] Let us begin.")]
+    body = job_body("espeak", lines, {"Alice": "en-us", "Bob": "en-us"}, output_format="mp3")
+    body["voice_assignments"][1].update(speed=2.0, pitch=6, volume=0.5)
+    job = run_job(alice, body)
+    assert job.status == "completed", job.error_message
+    audio = decode(job.audio.read())
+    rate = audio.sample_rate
+    timed = job.result_metadata["turn_timings"][1]
+    turn = audio.samples[round(timed["start_ms"] * rate / 1000) : round(timed["end_ms"] * rate / 1000)]
+    start, end = longest_quiet(turn, QUIET)
+    assert abs(1000 * (end - start) / rate - 800) <= 30
+    assert np.abs(turn[:start]).max() > 0.05 and np.abs(turn[end:]).max() > 0.05
