@@ -81,6 +81,7 @@ def test_a_logged_in_users_choice_is_saved_and_restored_at_the_next_login(alice_
     assert response["Content-Language"] == "zh-hant"
     # The cookie follows, so the login page stays Chinese after logging out.
     assert response.cookies["django_language"].value == "zh-hant"
+    assert response.cookies["django_language"]["httponly"]
     elsewhere.post(reverse("logout"))
     assert elsewhere.get(reverse("login"))["Content-Language"] == "zh-hant"
 

@@ -203,3 +203,8 @@ def test_gunicorn_serves_the_app_static_files_and_health(gunicorn):
     # DEBUG is off: an unknown page is a plain 404, no URL list.
     status, _, body = fetch(gunicorn + "/no-such-page", HTTPS)
     assert status == 404 and b"URLconf" not in body
+
+
+def test_the_language_cookie_is_secure_in_production(tmp_path):
+    names = ("LANGUAGE_COOKIE_SECURE", "LANGUAGE_COOKIE_HTTPONLY")
+    assert settings_of(production_env(tmp_path), *names) == [True, True]

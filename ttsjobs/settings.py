@@ -205,6 +205,8 @@ LANGUAGES = [("en", "English"), ("zh-hant", "繁體中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # Date and time formats per language (ttsjobs/formats/<locale>/formats.py).
 FORMAT_MODULE_PATH = ["ttsjobs.formats"]
+# The switcher's cookie (django_language): only the server reads it.
+LANGUAGE_COOKIE_HTTPONLY = True
 TIME_ZONE = os.getenv("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -252,6 +254,7 @@ if not DEBUG:
     SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "1")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    LANGUAGE_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31536000)
     # Both reach beyond this site (every subdomain; browsers' built-in lists,
     # which take months to leave), so they are the operator's call: opt-in.
