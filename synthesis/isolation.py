@@ -39,12 +39,24 @@ from synthesis.providers.base import (
 POLL_SECONDS = 0.2
 
 
+# Signals that come from outside the engine (the OOM killer, an operator, a
+# supervisor stopping the group), not from what it was asked to say: a child
+# that died of one was interrupted, and the same text may well succeed. Any
+# other death (SIGSEGV, SIGABRT, SIGBUS, an exit) is the engine crashing.
+KILLED_FROM_OUTSIDE = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT})
+
+
 class EngineCrashed(Exception):
     """The engine's process died during a call (a signal, or it exited)."""
 
-    def __init__(self, how: str):
+    def __init__(self, how: str, signum: int | None = None):
         super().__init__(how)
         self.how = how
+        self.signum = signum
+
+    @property
+    def killed_from_outside(self) -> bool:
+        return self.signum in KILLED_FROM_OUTSIDE
 
 
 def _settings_argument(voice_settings: VoiceSettings | None) -> dict:
@@ -128,12 +140,28 @@ class ChildEngine:
         self.provider = provider
         self.pid: int | None = None
         self.conn = None
+        self._status: int | None = None  # a wait status already collected by _alive
 
     def prepare(self):
         """Fork now, before the run starts its heartbeat thread: a child
-        forked while another thread holds a lock would inherit it held."""
+        forked while another thread holds a lock would inherit it held. A
+        child that died while it waited between runs (killed by the OOM
+        killer or an operator) is replaced now, not found dead mid-job."""
+        if self.pid is not None and not self._alive():
+            self._reap()
         if self.pid is None:
             self._start()
+
+    def _alive(self) -> bool:
+        try:
+            pid, _status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:
+            return False
+        if pid == 0:
+            return True
+        # Reaped just now: remember how, for _reap.
+        self._status = _status
+        return False
 
     def synthesize_dialogue(self, request, language, check, voice_settings=None):
         raise NotImplementedError("isolated engines speak one turn at a time")
@@ -173,7 +201,7 @@ class ChildEngine:
                 check()
             reply = self.conn.recv()
         except (EOFError, OSError):
-            raise EngineCrashed(self._reap()) from None
+            raise EngineCrashed(*self._reap()) from None
         except BaseException:
             self.kill()  # abandoned mid-call: the child's state is unknown
             raise
@@ -185,17 +213,20 @@ class ChildEngine:
         cls = TransientProviderError if transient else PermanentProviderError
         raise cls(message, code=code, retry_after=retry_after)
 
-    def _reap(self) -> str:
-        """Wait for the dead child; say how it died."""
+    def _reap(self) -> tuple[str, int | None]:
+        """Wait for the dead child; say how it died, and of which signal."""
         pid, self.pid = self.pid, None
         self.conn.close()
-        try:
-            _, status = os.waitpid(pid, 0)
-        except ChildProcessError:
-            return "exited"
+        status, self._status = self._status, None
+        if status is None:
+            try:
+                _, status = os.waitpid(pid, 0)
+            except ChildProcessError:
+                return "exited", None
         if os.WIFSIGNALED(status):
-            return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
-        return f"exited with status {os.WEXITSTATUS(status)}"
+            signum = os.WTERMSIG(status)
+            return f"killed by {signal.Signals(signum).name}", signum
+        return f"exited with status {os.WEXITSTATUS(status)}", None
 
     def close(self):
         """The run is over; the child waits for the next one."""

@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Case, F, OuterRef, Q, Subquery, When
+from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils import timezone
@@ -275,6 +276,7 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
         claimed = self.filter(claimable, pk=job_id).update(
             status=Job.Status.PROCESSING,
             started_at=now,
+            first_started_at=Coalesce("first_started_at", Value(now, output_field=models.DateTimeField())),
             heartbeat_at=now,
             deadline_at=now + timedelta(seconds=settings.TTS_JOB_DEADLINE_SECONDS),
             worker_name=worker_name,
@@ -477,6 +479,9 @@ class Job(models.Model):
 
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # The first claim's time, kept when a run is released and resumed (which
+    # clears started_at): latency_ms counts from here, over every run.
+    first_started_at = models.DateTimeField(null=True, blank=True, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     deadline_at = models.DateTimeField(null=True, blank=True)
@@ -732,6 +737,25 @@ class Job(models.Model):
             if segment.file:
                 segment.file.storage.delete(segment.file.name)
             segment.delete()
+
+    def delete_segment_leftovers(self) -> int:
+        """Delete the files in this job's segment folder that no row records:
+        a run killed between storing a turn and recording it left one (or,
+        killed during the save, a ``.partial-*`` file). Called by a resumed
+        run, which owns the job now: an earlier run can no longer record a
+        segment (its token is refused, and it deletes its own file). Returns
+        how many were deleted."""
+        storage = Segment._meta.get_field("file").storage
+        folder = f"segments/{self.pk}"
+        try:
+            _directories, files = storage.listdir(folder)
+        except FileNotFoundError:
+            return 0
+        recorded = set(Segment.objects.filter(job_id=self.pk).values_list("file", flat=True))
+        leftovers = [f"{folder}/{name}" for name in files if f"{folder}/{name}" not in recorded]
+        for name in leftovers:
+            storage.delete(name)
+        return len(leftovers)
 
     def discard_segments(self):
         """delete_segments for a job that ended without audio: a storage

@@ -67,6 +67,13 @@ class RunStopped(Exception):
     """The worker is shutting down: give the job back, keep its segments."""
 
 
+class RunInterrupted(Exception):
+    """A process under the run was killed from outside (the engine's child,
+    by the OOM killer or an operator): the run is over, but not because of
+    the job. Released to resume from its segments, like a run whose worker
+    process was killed, and counted as one of its attempts."""
+
+
 def _speakable_or_none(text: str) -> str | None:
     text = speakable(text)
     return text if has_speech(text) else None
@@ -386,6 +393,19 @@ class SynthesisRun:
         try:
             return self.with_retries(lambda: engine.synthesize(text, voice, language, self.check, settings_of_turn))
         except EngineCrashed as crash:
+            if crash.killed_from_outside:
+                # Not the text's doing: a SIGKILL (the OOM killer, an
+                # operator) or a stop sent to the whole process group.
+                log.warning(
+                    "engine process killed job_id=%s provider=%s turn=%d how=%s",
+                    self.job.pk,
+                    provider.name,
+                    turn["position"],
+                    crash.how,
+                )
+                if shutdown.is_set():
+                    raise RunStopped() from None
+                raise RunInterrupted(crash.how) from None
             # Permanent: the same text would crash the engine again.
             log.error(
                 "engine crashed job_id=%s provider=%s turn=%d how=%s",
@@ -452,7 +472,9 @@ class SynthesisRun:
         metadata = {
             # The last turn ends the track, so its end is the duration.
             "duration_ms": round(timings[-1][1]),
-            "latency_ms": int((timezone.now() - job.started_at).total_seconds() * 1000),
+            # From the first pickup, over every run of a resumed job (the
+            # waits between them included), to the audio being stored.
+            "latency_ms": int((timezone.now() - (job.first_started_at or job.started_at)).total_seconds() * 1000),
             "synthesis_mode": mode,
             "sample_rate": rate,
             "peaks": peaks,
@@ -498,6 +520,8 @@ class SynthesisRun:
             # copied from the version it came from, not spoken again.
             if job.based_on_id and len(kept) < len(keys) and self.db(lambda: versions.reuse_segments(job, keys)):
                 kept = self.db(lambda: self.kept_segments(keys))
+            if job.attempts > 1:
+                self.delete_leftovers()
             if len(kept) < len(keys):
                 engine.prepare()
             self.heartbeat.start()
@@ -528,6 +552,9 @@ class SynthesisRun:
             self._discard()
             if self.db(lambda: job.release("worker stopping")):
                 log.info("job handed back job_id=%s (worker stopping)", job.pk)
+        except RunInterrupted as interrupted:
+            self._discard()
+            self._interrupted(str(interrupted))
         except RunAborted as aborted:
             self._discard()
             if aborted.code == "LOST":
@@ -585,6 +612,33 @@ class SynthesisRun:
         if self.ahead is not None:
             self.ahead.abandon()
             self.ahead = None
+
+    def delete_leftovers(self) -> None:
+        """A resumed run first deletes what the interrupted one stored but
+        never recorded; cleanup's orphan sweep would, but only an hour later."""
+        try:
+            deleted = self.db(self.job.delete_segment_leftovers)
+        except CONNECTION_ERRORS:
+            raise
+        except Exception:
+            log.exception("could not delete segment leftovers job_id=%s", self.job.pk)
+            return
+        if deleted:
+            log.info("job resumed job_id=%s deleted %d unrecorded segment file(s)", self.job.pk, deleted)
+
+    def _interrupted(self, how: str) -> None:
+        """Release the job to resume (this run counts as an attempt), or
+        fail it as a lost worker would once its attempts are used up."""
+        job = self.job
+        if job.attempts >= settings.TTS_MAX_ATTEMPTS:
+            self.db(
+                lambda: job.fail(
+                    "WORKER_LOST",
+                    f"The job was interrupted {settings.TTS_MAX_ATTEMPTS} times (the worker running it stopped).",
+                )
+            )
+        elif self.db(lambda: job.release(f"engine process {how}", counts=True)):
+            log.info("job handed back job_id=%s (engine process %s)", job.pk, how)
 
     def _taken_away(self) -> bool:
         try:

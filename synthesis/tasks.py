@@ -1,6 +1,7 @@
 """django-q2 task entry points. Thin: they call model methods."""
 
 from django.conf import settings
+from django.db import connection, transaction
 from django_q.models import Schedule
 
 from synthesis.models import Job
@@ -31,17 +32,33 @@ def cleanup_jobs():
     }
 
 
-# Schedule rows have no unique name in django-q2: update_or_create on the name
-# keeps start-up idempotent however many times the worker restarts.
+# Schedule rows have no unique name in django-q2, and every cluster ensures
+# them at start-up: two clusters starting at once (a deploy, a host reboot)
+# each found none and each created one, and from then on every start-up died
+# in update_or_create's get() on the duplicate (bench/soak.py found it). So
+# the check and the insert run under one lock, and duplicates already made
+# are merged into the oldest row.
 SCHEDULES = [
     {"name": "reap_jobs", "func": "synthesis.tasks.reap_jobs", "schedule_type": "I", "minutes": 1},
     {"name": "cleanup_jobs", "func": "synthesis.tasks.cleanup_jobs", "schedule_type": "D", "minutes": None},
 ]
+# Any constant: the key of the PostgreSQL advisory lock start-ups take.
+SCHEDULES_LOCK = 0x7474_736A_6F62  # "ttsjob"
 
 
 def ensure_schedules() -> int:
-    for spec in SCHEDULES:
-        spec = dict(spec)
-        name = spec.pop("name")
-        Schedule.objects.update_or_create(name=name, defaults={**spec, "repeats": -1})
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SCHEDULES_LOCK])
+        # (SQLite: the IMMEDIATE transaction already holds the write lock.)
+        for spec in SCHEDULES:
+            spec = dict(spec)
+            name = spec.pop("name")
+            rows = list(Schedule.objects.filter(name=name).order_by("pk"))
+            if not rows:
+                Schedule.objects.create(name=name, repeats=-1, **spec)
+                continue
+            Schedule.objects.filter(pk__in=[row.pk for row in rows[1:]]).delete()
+            Schedule.objects.filter(pk=rows[0].pk).update(repeats=-1, **spec)
     return len(SCHEDULES)

@@ -59,7 +59,14 @@ class CrashingEspeak(EspeakProvider):
     label = "eSpeak that segfaults on a word (tests)"
     isolated = True
 
+    def __init__(self):
+        # Seconds per call, spent in the engine's child process (so a test
+        # can kill it mid-call); worker processes set it from the environment.
+        self.delay = float(os.getenv("TTS_TEST_TURN_DELAY", "0"))
+
     def synthesize(self, text, voice_id, language=None, **kwargs):
+        if self.delay:
+            time.sleep(self.delay)
         if CRASH_WORD in text:
             ctypes.string_at(0)
         return super().synthesize(text, voice_id, language, **kwargs)

@@ -145,6 +145,43 @@ def test_the_daily_schedule_exists_once_however_often_the_worker_starts(db):
     assert schedule.schedule_type == Schedule.DAILY
 
 
+@pytest.mark.django_db(transaction=True)
+def test_start_ups_at_the_same_moment_make_each_schedule_once():
+    """Two clusters starting together each found no schedule and each made
+    one; every later start-up then died on the duplicate (bench/soak.py)."""
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(6)
+    errors = []
+
+    def start_up():
+        try:
+            barrier.wait()
+            ensure_schedules()
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=start_up) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sorted(Schedule.objects.values_list("name", flat=True)) == ["cleanup_jobs", "reap_jobs"]
+
+
+def test_duplicate_schedules_are_merged_into_the_oldest(db):
+    ensure_schedules()
+    oldest = Schedule.objects.get(name="reap_jobs")
+    Schedule.objects.create(name="reap_jobs", func="synthesis.tasks.reap_jobs", schedule_type="I", minutes=1)
+    ensure_schedules()
+    assert list(Schedule.objects.filter(name="reap_jobs")) == [oldest]
+
+
 def test_help_text_names_the_options():
     from synthesis.management.commands.cleanup_jobs import Command
 

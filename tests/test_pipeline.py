@@ -1,7 +1,9 @@
 """The worker's run of one job: claim, retries, deadline, completion, cleanup."""
 
 import os
+import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +12,7 @@ from synthesis.models import Job
 from synthesis.pipeline import SynthesisRun, batches_for
 from synthesis.providers.base import Capabilities
 from synthesis.tasks import run_synthesis
+from tests.cluster import wait_for
 from tests.conftest import dialogue
 from tests.engines import permanent, transient
 
@@ -301,6 +304,44 @@ def test_a_segfault_is_contained_in_the_engine_process():
     # A new engine process serves the next call.
     assert engine.synthesize("Hello.", "en-us", None, lambda: None).duration_ms > 100
     engine.kill()
+
+
+def test_an_engine_process_killed_from_outside_is_not_a_crash_of_the_engine():
+    """SIGKILL (the OOM killer, an operator) says nothing about the text: the
+    run is interrupted, not failed (synthesis.pipeline.RunInterrupted)."""
+    from synthesis.isolation import ChildEngine, EngineCrashed
+    from tests.engines import CrashingEspeak
+
+    provider = CrashingEspeak()
+    provider.delay = 30  # in the child: the kill lands mid-call
+    engine = ChildEngine(provider)
+    engine.prepare()
+    with pytest.raises(EngineCrashed) as killed:
+        engine.synthesize("Hello.", "en-us", None, lambda: os.kill(engine.pid, signal.SIGKILL))
+    assert (killed.value.how, killed.value.killed_from_outside) == ("killed by SIGKILL", True)
+    engine.kill()
+
+
+def test_an_engine_process_killed_while_idle_is_replaced_before_the_next_run():
+    from synthesis.isolation import ChildEngine
+    from tests.engines import CrashingEspeak
+
+    engine = ChildEngine(CrashingEspeak())
+    engine.prepare()
+    idle = engine.pid
+    os.kill(idle, signal.SIGKILL)
+    wait_for(lambda: _state(idle) in ("Z", None), timeout=10, message="the child to die")
+    engine.prepare()  # what a run does first
+    assert engine.pid != idle
+    assert engine.synthesize("Hello.", "en-us", None, lambda: None).duration_ms > 100
+    engine.kill()
+
+
+def _state(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
 
 
 def test_an_engine_crash_fails_its_job_at_once_and_the_worker_goes_on(alice, scripted_provider, _media_root):

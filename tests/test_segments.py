@@ -215,3 +215,46 @@ def test_cancel_of_a_processing_job_deletes_its_segments(alice, _media_root):
     # The run, unaware yet, tries to keep its next turn: refused, file gone.
     assert claimed.keep_segment(1, "k" * 64, b"RIFF", "wav", frames=1, sample_rate=22050, done=2) is None
     assert files_under(_media_root) == []
+
+
+def test_a_resumed_run_deletes_what_the_interrupted_one_stored_but_never_recorded(
+    alice, scripted_provider, _media_root
+):
+    """A run killed between storing a turn and recording it (or during the
+    save) left a file no row points to; bench/soak.py found them after
+    cluster kills. The resumed run deletes them, not an hour later."""
+    job = submit(alice, turns=2, provider="scripted")
+    Job.objects.claim(job.pk, "host-a")
+    folder = _media_root / "segments" / str(job.pk)
+    folder.mkdir(parents=True)
+    (folder / "0000-unrecorded.flac").write_bytes(b"fLaC")
+    (folder / ".partial-x1y2z3").write_bytes(b"fL")
+    assert Job.objects.release_interrupted("host-a") == 1
+
+    assert run_synthesis(job.pk) == "completed"
+    recorded = {_media_root / name for name in Segment.objects.filter(job=job).values_list("file", flat=True)}
+    assert len(recorded) == 2
+    assert set(files_under(folder)) == recorded
+
+
+def test_a_resumed_jobs_latency_counts_from_its_first_pickup(alice, scripted_provider):
+    """latency_ms is first pickup to audio stored, across every run, not only
+    the last run's."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    job = submit(alice, turns=2, provider="scripted")
+    Job.objects.claim(job.pk, "host-a")
+    # The first run began a minute ago, then died.
+    first = timezone.now() - timedelta(minutes=1)
+    Job.objects.filter(pk=job.pk).update(first_started_at=first, started_at=first)
+    assert Job.objects.release_interrupted("host-a") == 1
+
+    assert run_synthesis(job.pk) == "completed"
+    job.refresh_from_db()
+    assert job.first_started_at == first and job.started_at > first
+    assert job.result_metadata["latency_ms"] >= 60_000
+    assert job.result_metadata["latency_ms"] == pytest.approx(
+        (job.completed_at - first).total_seconds() * 1000, abs=1000
+    )

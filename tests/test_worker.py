@@ -5,6 +5,7 @@ import os
 import signal
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -85,6 +86,19 @@ def test_start_up_ensures_schedules_once(worker_cluster):
     assert Schedule.objects.count() == 2
     first.stop()
     worker_cluster()  # running, so its start-up has ensured them again
+    assert sorted(Schedule.objects.values_list("name", flat=True)) == ["cleanup_jobs", "reap_jobs"]
+
+
+def test_a_worker_starts_when_an_earlier_start_up_left_duplicate_schedules(worker_cluster):
+    """Two clusters started at the same moment once made each schedule twice,
+    and from then on every start-up died on it: after a SIGKILL a cluster
+    could not come back (bench/soak.py)."""
+    from django_q.models import Schedule
+
+    for name, func, kind in (("reap_jobs", "reap_jobs", "I"), ("cleanup_jobs", "cleanup_jobs", "D")):
+        for _ in range(2):
+            Schedule.objects.create(name=name, func=f"synthesis.tasks.{func}", schedule_type=kind, repeats=-1)
+    worker_cluster()  # running: its start-up got through
     assert sorted(Schedule.objects.values_list("name", flat=True)) == ["cleanup_jobs", "reap_jobs"]
 
 
@@ -189,6 +203,46 @@ def test_an_engine_crash_fails_only_its_job_and_the_worker_serves_on(worker_clus
     assert fine.status == Job.Status.COMPLETED
     assert fine.worker_pid == crash.worker_pid  # the same worker process
     assert "reincarnated" not in cluster.output()
+
+
+def test_a_killed_engine_process_resumes_its_job_instead_of_failing_it(worker_cluster, alice):
+    """SIGKILL of the engine's child process (the OOM killer, an operator) is
+    not the engine crashing on the text: the job is released and resumes from
+    its kept turns (bench/soak.py found such jobs failed ENGINE_CRASHED). A
+    child killed while it waits between jobs is replaced before the next one."""
+    job = Job.objects.submit(alice, dialogue_params(turns=12, output_format="wav"), provider="crashing")
+    env = {"Q_WORKERS": "1", "DJANGO_SETTINGS_MODULE": "tests.worker_settings", "TTS_TEST_TURN_DELAY": "0.25"}
+    worker_cluster(extra_env=env)
+    wait_for(lambda: len(kept(job.pk)) >= 3, timeout=60, message="three kept turns")
+    before = kept(job.pk)
+    os.kill(engine_child(Job.objects.get(pk=job.pk).worker_pid), signal.SIGKILL)
+    job = wait_for(lambda: final(job.pk), timeout=120, message="the job to finish")
+    assert (job.status, job.attempts) == (Job.Status.COMPLETED, 2), (job.error_code, job.error_message)
+    after = kept(job.pk)
+    assert {i: after[i] for i in before} == before  # not synthesized again
+    assert_audio_is_its_segments(job)
+
+    # The worker keeps its child for the next job; kill it while it waits.
+    os.kill(engine_child(job.worker_pid), signal.SIGKILL)
+    following = Job.objects.submit(alice, dialogue_params(), provider="crashing")
+    following = wait_for(lambda: final(following.pk), timeout=60, message="the next job")
+    assert (following.status, following.attempts) == (Job.Status.COMPLETED, 1), following.error_message
+
+
+def engine_child(worker_pid: int) -> int:
+    """The live engine child process of a worker process."""
+
+    def find():
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == worker_pid and fields[0] != "Z":
+                return int(stat.parent.name)
+        return None
+
+    return wait_for(find, timeout=30, interval=0.05, message=f"an engine child of {worker_pid}")
 
 
 def dialogue_params(turns=3, **overrides):
