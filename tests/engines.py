@@ -25,9 +25,12 @@ class ScriptedEspeak(EspeakProvider):
         # Seconds per call; worker processes started by tests set it from the environment.
         self.delay = float(os.getenv("TTS_TEST_TURN_DELAY", "0"))
         self.calls = 0
+        self.on_call = None  # called once per call, before speaking (a test moves its clock)
 
     def synthesize(self, text, voice_id, language=None, **kwargs):
         self.calls += 1
+        if self.on_call is not None:
+            self.on_call()
         if self.delay:
             time.sleep(self.delay)
         if self.script:

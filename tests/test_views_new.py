@@ -224,18 +224,21 @@ def preview(client, voice):
 
 def test_voice_previews_are_rate_limited_per_user_and_cached(alice_client, bob, client, settings):
     """The finding: every click synthesized in the web process, without limit."""
-    settings.TTS_PREVIEW_SYNTHESES_PER_MINUTE = 2
-    first = preview(alice_client, "de+f3")
-    assert preview(alice_client, "fr-fr+m3").status_code == 200
-    refused = preview(alice_client, "es")
-    assert refused.status_code == 429 and refused["Retry-After"] == "60"
-    assert "Too many voice samples" in refused.content.decode()
-    # A sample already made costs nothing, so it is served over the limit, from the cache.
-    again = preview(alice_client, "de+f3")
-    assert again.status_code == 200 and again.content == first.content
-    # The limit is per user.
-    client.force_login(bob)
-    assert preview(client, "es").status_code == 200
+    # The limit counts per clock minute: the clock stands still, so a slow
+    # synthesis never carries the test into the next minute.
+    with time_machine.travel("2026-05-01 12:00:10", tick=False):
+        settings.TTS_PREVIEW_SYNTHESES_PER_MINUTE = 2
+        first = preview(alice_client, "de+f3")
+        assert preview(alice_client, "fr-fr+m3").status_code == 200
+        refused = preview(alice_client, "es")
+        assert refused.status_code == 429 and refused["Retry-After"] == "60"
+        assert "Too many voice samples" in refused.content.decode()
+        # A sample already made costs nothing, so it is served over the limit, from the cache.
+        again = preview(alice_client, "de+f3")
+        assert again.status_code == 200 and again.content == first.content
+        # The limit is per user.
+        client.force_login(bob)
+        assert preview(client, "es").status_code == 200
 
 
 def test_the_preview_limit_resets_each_minute(alice_client, settings):
