@@ -849,6 +849,20 @@ class Job(models.Model):
         provider, params = clean_job_request({**self.input_params, "provider": self.provider})
         return Job.objects.submit(self.owner, params, provider=provider)
 
+    @property
+    def can_rerender(self) -> bool:
+        """Edit and re-render, regenerate a line: from a completed job, whose
+        turns are all kept as segments for the new version to reuse."""
+        return self.status == self.Status.COMPLETED
+
+    def retake(self, turns: list[int]) -> "Job":
+        """A new version of this job with the same input in which the turns
+        at these positions are spoken again ("regenerate this line") and every
+        other one is reused. Validated again and counted against the limit
+        like any new job (JobRequestInvalid, JobLimitExceeded)."""
+        provider, params = clean_job_request({**self.input_params, "provider": self.provider})
+        return Job.objects.submit(self.owner, params, provider=provider, based_on=self, retake_turns=turns)
+
     def delete_with_audio(self):
         """Delete the row, its stored file and its segments' files. A storage
         error propagates and the row stays, so the next cleanup retries."""

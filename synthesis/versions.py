@@ -14,7 +14,8 @@ same user's job (``Job.objects.submit`` refuses another user's).
 
 import logging
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 
 from synthesis.models import Job, Segment
 from synthesis.storage import copy_stored
@@ -76,23 +77,36 @@ def delete_files(segments):
             log.exception("could not delete a copied segment job_id=%s", segment.job_id)
 
 
+# The job's family in one query, whatever its size or depth: up the
+# based_on chain to the first version, then down to every version made from
+# it and from them. Each step keeps to the owner's jobs. UNION (not UNION ALL)
+# drops rows already seen, so even a cycle (impossible: a job is based on an
+# older one) could not loop.
+FAMILY_SQL = """
+WITH RECURSIVE up(id, based_on_id) AS (
+    SELECT id, based_on_id FROM {job} WHERE id = %s AND owner_id = %s
+    UNION
+    SELECT j.id, j.based_on_id FROM {job} j JOIN up ON j.id = up.based_on_id WHERE j.owner_id = %s
+), down(id) AS (
+    SELECT id FROM up WHERE based_on_id IS NULL OR based_on_id NOT IN (SELECT id FROM up)
+    UNION
+    SELECT j.id FROM {job} j JOIN down ON j.based_on_id = down.id WHERE j.owner_id = %s
+)
+SELECT id FROM down
+"""
+
+
 def versions_of(job: Job) -> list[Job]:
     """Every version in the job's family (the first one and all re-renders
-    of it, and of them), oldest first: what the job page lists."""
-    root = job
-    seen = {root.pk}
-    while root.based_on_id and root.based_on_id not in seen:
-        parent = Job.objects.filter(pk=root.based_on_id, owner_id=job.owner_id).only("id", "based_on").first()
-        if parent is None:
-            break
-        seen.add(parent.pk)
-        root = parent
-    family, frontier = [root.pk], [root.pk]
-    while frontier:
-        frontier = list(
-            Job.objects.filter(based_on__in=frontier, owner_id=job.owner_id)
-            .exclude(pk__in=family)
-            .values_list("pk", flat=True)
-        )
-        family.extend(frontier)
-    return list(Job.objects.filter(pk__in=family).order_by("created_at").only("id", "title", "status", "created_at"))
+    of it, and of them), oldest first, each with its ``number`` (1 for the
+    first): what the job page lists. One query."""
+    pk = Job._meta.pk.get_db_prep_value(job.pk, connection)
+    family = RawSQL(FAMILY_SQL.format(job=Job._meta.db_table), (pk, job.owner_id, job.owner_id, job.owner_id))
+    versions = list(
+        Job.objects.filter(owner_id=job.owner_id, pk__in=family)
+        .order_by("created_at", "pk")
+        .only("id", "title", "status", "created_at", "based_on")
+    )
+    for number, version in enumerate(versions, 1):
+        version.number = number
+    return versions

@@ -30,7 +30,7 @@ from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
 
-from synthesis import audio, subtitles, waveform
+from synthesis import audio, subtitles, versions, waveform
 from synthesis.access import get_job_for_user
 from synthesis.downloads import audio_response
 from synthesis.forms import SPEAKER_COLOURS, DialogueForm, voice_field_name
@@ -266,8 +266,20 @@ def detail_context(job: Job, *, notify_finished: bool = False) -> dict:
             Job.objects.filter(pk=job.pk).with_queue_position().values_list("queue_position", flat=True).first()
         )
         job.queue_position = queue_position
+    family = versions.versions_of(job)
+    number = {version.pk: version.number for version in family}
+    for version in family:
+        version.parent_number = number.get(version.based_on_id)
     return {
         "job": job,
+        # A list only when there is more than this job to list.
+        "versions": family if len(family) > 1 else [],
+        "version_number": number.get(job.pk),
+        "source_number": number.get(job.based_on_id),
+        "retaken_lines": [position + 1 for position in job.retake_turns or []],
+        # A new take of one line: only where a take can differ (not eSpeak).
+        "offers_retake": job.can_rerender and provider is not None and not provider.deterministic,
+        "provider_label": provider.label if provider else job.provider,
         "cast": cast,
         "turns": turns,
         "timeline": timeline,
@@ -346,6 +358,52 @@ def job_resubmit(request, job_id):
     return redirect(target)
 
 
+@require_POST
+@login_required
+def job_retake(request, job_id):
+    """Regenerate one line: a new version of the job in which the line at
+    position ``turn`` (from 0) is spoken again and every other is reused."""
+    job = get_job_for_user(request.user, job_id)
+    try:
+        position = int(request.POST.get("turn", ""))
+    except ValueError:
+        position = -1
+    if not 0 <= position < len(job.input_params.get("turns", [])):
+        # Only a hand-made request gets here: the page's buttons carry valid positions.
+        return HttpResponse(
+            _("turn: the position of a line of this dialogue, from 0."),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    provider = get_provider(job.provider)
+    new_job = None
+    if not job.can_rerender:
+        messages.error(request, _("Only a completed job can have a line regenerated."))
+    elif provider is None or provider.deterministic:
+        messages.error(request, retake_pointless_message(provider.label if provider else job.provider))
+    else:
+        try:
+            new_job = job.retake([position])
+        except JobLimitExceeded as limit:
+            messages.error(request, limit_message(limit))
+        except JobRequestInvalid as invalid:
+            messages.error(request, resubmit_refused_message(invalid))
+        else:
+            messages.success(
+                request,
+                _("Line %(line)d is being spoken again in a new version; every other line is reused.")
+                % {"line": position + 1},
+            )
+    return redirect("job_detail", (new_job or job).pk)
+
+
+def retake_pointless_message(engine: str) -> str:
+    return _(
+        "%(engine)s speaks a line the same way every time, so a new take would sound the same. "
+        "To change a line, edit its text or its speaker's voice (Edit and re-render)."
+    ) % {"engine": engine}
+
+
 def safe_next(request) -> str | None:
     url = request.POST.get("next") or request.GET.get("next")
     if url and url_has_allowed_host_and_scheme(url, {request.get_host()}, require_https=request.is_secure()):
@@ -420,27 +478,57 @@ def job_new(request):
             initial = initial_from_job(get_job_for_user(request.user, request.GET["from"]))
         form = DialogueForm(initial=initial, user_languages=languages)
         return TemplateResponse(request, "synthesis/job_new.html", {"form": form})
+    return post_dialogue(request, languages)
 
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def job_edit(request, job_id):
+    """Edit and re-render: the new-dialogue form, prefilled with a completed
+    job; what it submits becomes a new version based on that job, which
+    speaks only the lines whose text, speaker or voice changed."""
+    job = get_job_for_user(request.user, job_id)
+    if not job.can_rerender:
+        messages.error(
+            request,
+            _("Only a completed job can be edited and re-rendered; “Edit as a new dialogue” starts a fresh one."),
+        )
+        target = reverse("job_detail", args=[job.pk])
+        return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    languages = user_languages(request)
+    if request.method == "GET":
+        form = DialogueForm(initial=initial_from_job(job), user_languages=languages)
+        return TemplateResponse(request, "synthesis/job_new.html", {"form": form, "source": job})
+    return post_dialogue(request, languages, based_on=job)
+
+
+def post_dialogue(request, languages, *, based_on: Job | None = None):
+    """A POST of the dialogue form: new (``based_on`` None) or a new version."""
+    context = {"source": based_on}
     if request.POST.get("action") == "refresh":
         # The script changed (or the language, or the engine): show a voice
         # picker per speaker, without judging the half-written dialogue.
         reset = bool(request.htmx) and request.htmx.trigger_name in ("provider", "language")
         form = DialogueForm(initial=request.POST.dict(), reset_voices=reset, user_languages=languages)
-        return render_page(request, "synthesis/job_new.html", {"form": form}, partial="voices")
+        return render_page(request, "synthesis/job_new.html", context | {"form": form}, partial="voices")
 
     form = DialogueForm(request.POST, user_languages=languages)
     if form.is_valid():
         try:
-            job = Job.objects.submit(request.user, form.params, provider=form.provider_name)
+            # The same call as the API's POST /api/v1/jobs, based_on included.
+            job = Job.objects.submit(request.user, form.params, provider=form.provider_name, based_on=based_on)
         except JobLimitExceeded as limit:
             form.add_error(None, limit_message(limit))
         else:
-            messages.success(
-                request, _("Job %(job)s submitted. It appears below and updates by itself.") % {"job": job.pk}
-            )
+            if based_on is None:
+                messages.success(
+                    request, _("Job %(job)s submitted. It appears below and updates by itself.") % {"job": job.pk}
+                )
+            else:
+                messages.success(request, _("New version submitted: only the lines you changed are spoken again."))
             target = reverse("job_detail", args=[job.pk])
             return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
-    return render_page(request, "synthesis/job_new.html", {"form": form}, partial="dialogue-form")
+    return render_page(request, "synthesis/job_new.html", context | {"form": form}, partial="dialogue-form")
 
 
 @require_GET

@@ -236,13 +236,13 @@ def test_failed_detail_shows_the_reason_and_resubmit(alice_client, alice):
     assert reverse("job_resubmit", args=[job.pk]) in html
 
 
-def test_detail_uses_three_queries(alice_client, alice, django_assert_num_queries):
+def test_detail_uses_four_queries(alice_client, alice, django_assert_num_queries):
     job = submitted_job(alice, Job.Status.COMPLETED)
-    with django_assert_num_queries(3):  # session, user, job
+    with django_assert_num_queries(4):  # session, user, job, its versions (test_views_versions.py)
         alice_client.get(reverse("job_detail", args=[job.pk]))
     pending = submitted_job(alice, Job.Status.PENDING)
     for extra in ({}, HX):
-        with django_assert_num_queries(4):  # + its place in the queue
+        with django_assert_num_queries(5):  # + its place in the queue
             alice_client.get(reverse("job_detail", args=[pending.pk]), **extra)
 
 

@@ -139,6 +139,10 @@ class Provider:
     # Native code in this process (ctypes, onnxruntime): the worker runs the
     # engine in a child process, so a crash fails one job, not the worker.
     isolated: bool = False
+    # Every take of a line sounds the same (a rule-based engine): asking it
+    # again for one line ("regenerate this line") cannot give a better take,
+    # so the job page does not offer it. Neural and cloud voices vary.
+    deterministic: bool = False
 
     def is_available(self) -> bool:
         return True

@@ -350,6 +350,10 @@ class EspeakProvider(Provider):
     supported_settings = {"speed": SPEED_RANGE, "pitch": PITCH_RANGE, "volume": VOLUME_RANGE}
     # Some texts make libespeak-ng 1.52 segfault (e.g. "---लच्छेद" with "hi").
     isolated = True
+    # Rule-based: the same text and voice give the same words, timing (within
+    # about a millisecond) and pitch every time; only the noise of breathy
+    # sounds differs, so the samples are not byte-identical (bench/takes.py).
+    deterministic = True
 
     def engine_version(self, voice_id: str) -> str:
         return f"espeakng-loader {_package_version('espeakng-loader')}"

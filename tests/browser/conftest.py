@@ -43,6 +43,22 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+@pytest.fixture(autouse=True)
+def _no_engine_children_left():
+    """A job completed in this process (tests.website.submitted_job) forks an
+    engine child for eSpeak (synthesis.isolation) that lives on, waiting for
+    the next run, with a copy of every descriptor the fork saw: among them
+    the Playwright driver's stdin. At the end of the session the driver would
+    then never see that pipe close and the run would hang after its last
+    test; so the children go with the test that made them."""
+    yield
+    from synthesis import isolation
+
+    for child in list(isolation._children.values()):
+        child.kill()
+    isolation._children.clear()
+
+
 @pytest.fixture
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)

@@ -41,6 +41,9 @@ PAGES = [
     ("detail", "/jobs/{completed}/"),
     ("detail-failed", "/jobs/{failed}/"),
     ("new", "/jobs/new/"),
+    ("edit", "/jobs/{completed}/edit/"),
+    ("detail-retake", "/jobs/{retakes}/"),
+    ("detail-version", "/jobs/{version}/"),
     ("cancel", "/jobs/{pending}/cancel/"),
     ("tokens", "/account/tokens/"),
     ("password", "/accounts/password/"),
@@ -49,11 +52,18 @@ PAGES = [
 
 
 @pytest.mark.parametrize("width", [1280, 360])
-def test_every_page_fits_and_is_photographed(page, live_server, alice, log_in, artifacts, width):
+def test_every_page_fits_and_is_photographed(
+    page, live_server, alice, log_in, artifacts, width, settings, scripted_provider
+):
+    settings.TTS_MAX_ACTIVE_JOBS_PER_USER = 10
+    # A voice whose takes differ (↻ on each line), and a new version of it.
+    retakes = submitted_job(alice, Job.Status.COMPLETED, provider="scripted")
     jobs = {
         "completed": submitted_job(alice, Job.Status.COMPLETED).pk,
         "failed": submitted_job(alice, Job.Status.FAILED).pk,
         "pending": submitted_job(alice, Job.Status.PENDING).pk,
+        "retakes": retakes.pk,
+        "version": retakes.retake([1]).pk,
     }
     page.set_viewport_size({"width": width, "height": 800})
     page.goto(live_server.url + "/accounts/login/")
