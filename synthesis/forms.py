@@ -301,7 +301,9 @@ class DialogueForm(forms.Form):
                     }
                 ),
             )
-            self.initial[name] = getattr(DEFAULT_SETTINGS, setting)
+            # A value already given (a job being edited, the page's own
+            # refresh) stays; otherwise the engine's default.
+            self.initial.setdefault(name, getattr(DEFAULT_SETTINGS, setting))
             bound.append(self[name])
         return bound
 

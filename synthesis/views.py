@@ -33,7 +33,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from synthesis import audio, subtitles, versions, waveform
 from synthesis.access import get_job_for_user
 from synthesis.downloads import audio_response
-from synthesis.forms import SPEAKER_COLOURS, DialogueForm, voice_field_name
+from synthesis.forms import SETTING_CONTROLS, SPEAKER_COLOURS, DialogueForm, setting_field_name, voice_field_name
 from synthesis.models import Job, JobCount, JobLimitExceeded
 from synthesis.pages import render_page
 from synthesis.providers import ProviderError, get_provider
@@ -452,6 +452,11 @@ def initial_from_job(job: Job) -> dict:
     }
     for assignment in params.get("voice_assignments", []):
         initial[voice_field_name(assignment["speaker"])] = assignment["voice_id"]
+        for setting in SETTING_CONTROLS:
+            # A voice's speed, pitch and volume come along: an edit that
+            # dropped them would change (and speak again) every line of theirs.
+            if assignment.get(setting) is not None:
+                initial[setting_field_name(setting, assignment["speaker"])] = assignment[setting]
     return initial
 
 

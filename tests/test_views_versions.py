@@ -115,6 +115,25 @@ def test_editing_one_line_makes_a_new_version_that_speaks_only_that_line(alice_c
     assert "New version submitted" in html
 
 
+def test_voice_settings_come_along_and_an_unchanged_edit_speaks_nothing(alice_client, alice, scripted_provider):
+    voices = [
+        {"speaker": "Alice", "voice_id": "en-us+f3", "speed": 1.25},
+        {"speaker": "Bob", "voice_id": "en-us+m3", "pitch": -2.0, "volume": 0.8},
+        {"speaker": "Carol", "voice_id": "en-gb"},
+    ]
+    job = submitted_job(alice, Job.Status.COMPLETED, provider="scripted", voice_assignments=voices)
+    _, data = form_on(alice_client.get(reverse("job_edit", args=[job.pk])).content.decode())
+    assert (data["speed:Alice"], data["pitch:Bob"], data["volume:Bob"]) == ("1.25", "-2.0", "0.8")
+    assert data["speed:Carol"] == "1.0"  # the default where none was set
+    assert alice_client.post(reverse("job_edit", args=[job.pk]), data).status_code == 302
+    new = Job.objects.exclude(pk=job.pk).get()
+    assert new.input_params["voice_assignments"] == job.input_params["voice_assignments"]
+    assert job.input_params["voice_assignments"][0]["speed"] == 1.25
+    scripted_provider.calls = 0
+    assert run_synthesis(str(new.pk)) == "completed"
+    assert scripted_provider.calls == 0  # every line the same as before: all reused
+
+
 @pytest.mark.parametrize("change", ["voice", "speaker"])
 def test_a_new_voice_or_a_line_given_to_another_speaker(alice_client, alice, scripted_provider, change):
     job = completed_scripted(alice)
