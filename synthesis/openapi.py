@@ -283,6 +283,12 @@ def schemas() -> dict:
                             "items": {"type": "integer", "minimum": 0, "maximum": 100},
                         },
                         "attempts": {"type": "integer", "description": "Runs it took (extension)."},
+                        "reused_turns": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "Extension, on a job made with based_on: how many turns were copied "
+                            "from that job instead of being spoken again.",
+                        },
                         "turn_timings": {
                             "type": "array",
                             "description": "Where each turn is in the audio; `speaker` is an extension.",

@@ -492,6 +492,11 @@ class SynthesisRun:
                 for turn, (start, end) in zip(params["turns"], timings)
             ],
         }
+        if job.based_on_id:
+            # A new version: how many turns were copied from the one it is
+            # based on rather than spoken (copies keep their original's date,
+            # so this holds across a resumed run too: versions.reuse_segments).
+            metadata["reused_turns"] = sum(1 for segment in segments if segment.created_at < job.created_at)
         if not self.db(lambda: job.complete(stored_name, metadata)):
             raise lost()
         self.stored_name = None  # the job's now

@@ -41,8 +41,15 @@ def reuse_segments(job: Job, keys: list[str]) -> int:
             segment = by_key.get(key)
             if segment is None or index in have or index in retake:
                 continue
+            # created_at stays the original's (when this sound was made):
+            # a segment older than its job is one it reused (reused_turns).
             copy = Segment(
-                job=job, turn_index=index, content_key=key, frames=segment.frames, sample_rate=segment.sample_rate
+                job=job,
+                turn_index=index,
+                content_key=key,
+                frames=segment.frames,
+                sample_rate=segment.sample_rate,
+                created_at=segment.created_at,
             )
             # The file first: a row never points at a file that isn't there.
             # Locally a hard link: the new job has its own name for the same

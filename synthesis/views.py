@@ -277,6 +277,8 @@ def detail_context(job: Job, *, notify_finished: bool = False) -> dict:
         "version_number": number.get(job.pk),
         "source_number": number.get(job.based_on_id),
         "retaken_lines": [position + 1 for position in job.retake_turns or []],
+        # Completed new versions say how much of the old one they reused.
+        "reused_turns": (job.result_metadata or {}).get("reused_turns") if job.status == Job.Status.COMPLETED else None,
         # A new take of one line: only where a take can differ (not eSpeak).
         "offers_retake": job.can_rerender and provider is not None and not provider.deterministic,
         "provider_label": provider.label if provider else job.provider,

@@ -48,6 +48,7 @@ def test_editing_one_line_of_300_speaks_only_that_line(alice, scripted_provider)
     assert scripted_provider.calls == 1  # the edited line, and nothing else
     print(f"first {first_seconds:.2f} s, re-render {second_seconds:.2f} s")
     assert second.based_on_id == first.pk
+    assert second.result_metadata["reused_turns"] == 299 and "reused_turns" not in first.result_metadata
     # Every turn before the edit is where it was; the file is complete.
     before, after = first.result_metadata["turn_timings"], second.result_metadata["turn_timings"]
     assert len(after) == 300 and after[:137] == before[:137]

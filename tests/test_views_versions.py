@@ -113,6 +113,12 @@ def test_editing_one_line_makes_a_new_version_that_speaks_only_that_line(alice_c
     assert scripted_provider.calls == 1  # the edited line; the other two are the first version's
     html = alice_client.get(response["Location"]).content.decode()
     assert "New version submitted" in html
+    assert "Lines reused from the earlier version: 2 of 3." in html.split('id="reuse-note"', 1)[1].split("</span>")[0]
+    new.refresh_from_db()
+    assert new.result_metadata["reused_turns"] == 2
+    # The first version, based on nothing, says nothing of the kind.
+    first = alice_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    assert "reuse-note" not in first and "reused_turns" not in job.result_metadata
 
 
 def test_voice_settings_come_along_and_an_unchanged_edit_speaks_nothing(alice_client, alice, scripted_provider):
@@ -132,6 +138,8 @@ def test_voice_settings_come_along_and_an_unchanged_edit_speaks_nothing(alice_cl
     scripted_provider.calls = 0
     assert run_synthesis(str(new.pk)) == "completed"
     assert scripted_provider.calls == 0  # every line the same as before: all reused
+    new.refresh_from_db()
+    assert new.result_metadata["reused_turns"] == 3
 
 
 @pytest.mark.parametrize("change", ["voice", "speaker"])
@@ -278,6 +286,7 @@ def test_regenerate_makes_a_version_that_speaks_that_line_again(alice_client, al
     assert scripted_provider.calls == 1
     html = alice_client.get(response["Location"]).content.decode()
     assert "Line 3 is being spoken again in a new version" in html
+    assert "Lines reused from the earlier version: 2 of 3." in html
     assert "line 3 spoken again" in html
 
 

@@ -47,6 +47,7 @@ def test_edit_one_line_and_the_new_version_completes_beside_the_first(
     expect(versions.nth(1).locator("[aria-current=page]")).to_have_text("Version 2")
     expect(versions.nth(1).locator(".badge")).to_have_text("Completed")
     expect(page.locator("#turn-1")).to_contain_text("How was the trip?")
+    expect(page.locator("#reuse-note")).to_have_text("Lines reused from the earlier version: 2 of 3.")
     # One line spoken, two copied from the first version (the worker says so).
     assert f"job reused job_id={second.pk} from={first.pk} segments=2 of 3" in worker.output()
     page.wait_for_function("() => document.getElementById('player').duration > 0")
