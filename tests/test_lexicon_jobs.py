@@ -191,3 +191,35 @@ def test_elevenlabs_gets_the_respelling(alice, elevenlabs):
     [request] = elevenlabs.synthesis_requests
     texts = [item["text"] for item in request.json()["inputs"]]
     assert texts == ["Meet Mr win.", "Hello, win! I like tomato.", "Bye."]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_adds_never_pass_the_limit(alice, settings):
+    import threading
+
+    from django.db import connection
+
+    from synthesis.models import LexiconFull
+
+    settings.TTS_MAX_LEXICON_ENTRIES = 5
+    for word in ("one", "two", "three", "four"):
+        add(alice, word, "x")
+    start, results = threading.Barrier(8), []
+
+    def attempt(n):
+        try:
+            start.wait()
+            add(alice, f"word{n}", "x")
+            results.append("added")
+        except LexiconFull:
+            results.append("full")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["added"] + ["full"] * 7
+    assert LexiconEntry.objects.for_user(alice).count() == 5
