@@ -361,6 +361,19 @@ def test_the_page_lists_the_versions_and_marks_the_one_shown(alice_client, alice
     assert "Version 2" in based_on and "line 2 spoken again" in based_on
 
 
+def test_versions_in_chinese_with_dates_as_written_in_taiwan(alice_client, alice, scripted_provider):
+    from django.utils import timezone
+
+    first = completed_scripted(alice)
+    new = first.retake([1])
+    html = alice_client.get(reverse("job_detail", args=[new.pk]), headers={"Accept-Language": "zh-TW"}).content.decode()
+    listed = html.split('<nav class="versions"', 1)[1].split("</nav>", 1)[0]
+    made = timezone.localtime(new.created_at)
+    assert "版本" in listed and "第 2 版" in listed and "（本頁）" in listed and "由第 1 版產生" in listed
+    assert f"{made.year}年{made.month}月{made.day}日 {made:%H:%M}" in listed
+    assert "由<a href=" in html.split('<p class="based-on">', 1)[1].split("</p>", 1)[0]
+
+
 def test_a_job_without_versions_lists_none(alice_client, alice):
     job = submitted_job(alice, Job.Status.COMPLETED)
     html = alice_client.get(reverse("job_detail", args=[job.pk])).content.decode()
