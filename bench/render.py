@@ -369,9 +369,6 @@ def pipeline_child(provider_name, latency, turns_count, edit, profile):
         for cls in (isolation.ChildEngine, isolation.ThreadEngine):
             phases.wrap(cls, "synthesize", "provider_calls")
         phases.wrap(pipeline.SynthesisRun, "keep", "keep_segment (lossless encode, store, row)")
-        if hasattr(pipeline.SynthesisRun, "keep_soon"):  # files stored by a writer thread, rows here
-            phases.wrap(pipeline.SynthesisRun, "_store", "segment files (writer thread: lossless encode, store)")
-            phases.wrap(pipeline.SynthesisRun, "_record", "segment rows (with the progress)")
         phases.wrap(pipeline, "encode_lossless", "lossless_encode")
         phases.wrap(pipeline.SynthesisRun, "kept_segments", "kept_segments query")
         phases.wrap(versions, "reuse_segments", "reuse_segments")
@@ -456,8 +453,6 @@ def pipeline_child(provider_name, latency, turns_count, edit, profile):
             provider_seconds = first["phases_wall_seconds"].get("provider_calls", 0)
             result["first_provider_seconds"] = provider_seconds
             result["ratio_to_first_provider_seconds"] = round(second["wall_seconds"] / provider_seconds, 3)
-        # The whole process's peak (Django, the jobs' database rows, both runs).
-        result["peak_rss_mb"] = round(status_kib("VmHWM") / 1024, 1)
         print(json.dumps(result))
     finally:
         if fake is not None:

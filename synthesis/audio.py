@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
@@ -25,10 +25,17 @@ from synthesis import mp3
 
 @dataclass
 class Audio:
-    """Mono float32 samples in [-1, 1] at ``sample_rate``."""
+    """Mono float32 samples in [-1, 1] at ``sample_rate``.
+
+    ``marks``: where the engine said its words began, when it says so
+    (eSpeak's word events, ElevenLabs' character alignment): pairs of
+    (character index in the text the engine was given, ms from the first
+    sample). Empty when the engine reports nothing; synthesis.sentences then
+    times the sentences from the pauses."""
 
     samples: np.ndarray
     sample_rate: int
+    marks: list[tuple[int, float]] = field(default_factory=list)
 
     @property
     def duration_ms(self) -> float:
@@ -38,7 +45,7 @@ class Audio:
         """The same audio at ``rate`` (itself when it already is)."""
         if self.sample_rate == rate:
             return self
-        return Audio(resample(self.samples, self.sample_rate, rate), rate)
+        return Audio(resample(self.samples, self.sample_rate, rate), rate, self.marks)
 
 
 OUTPUT_FORMATS = {"mp3": "audio/mpeg", "wav": "audio/wav", "ogg": "audio/ogg", "flac": "audio/flac"}

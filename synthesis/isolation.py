@@ -207,8 +207,8 @@ class ChildEngine:
             raise
         kind, *rest = reply
         if kind == "ok":
-            samples, rate = rest
-            return Audio(samples, rate)
+            samples, rate, marks = rest
+            return Audio(samples, rate, marks)
         transient, message, code, retry_after = rest
         cls = TransientProviderError if transient else PermanentProviderError
         raise cls(message, code=code, retry_after=retry_after)
@@ -254,7 +254,7 @@ def _serve(provider: Provider, conn):
         text, voice_id, language, voice_settings = request
         try:
             audio = provider.synthesize(text, voice_id, language, **_settings_argument(voice_settings))
-            reply = ("ok", np.asarray(audio.samples, dtype=np.float32), audio.sample_rate)
+            reply = ("ok", np.asarray(audio.samples, dtype=np.float32), audio.sample_rate, list(audio.marks))
         except ProviderError as error:
             reply = ("error", error.transient, error.message, error.code, error.retry_after)
         except Exception as error:

@@ -702,12 +702,28 @@ class Job(models.Model):
         )
 
     def keep_segment(
-        self, turn_index: int, key: str, data: bytes, ext: str, *, frames: int, sample_rate: int, done: int
+        self,
+        turn_index: int,
+        key: str,
+        data: bytes,
+        ext: str,
+        *,
+        frames: int,
+        sample_rate: int,
+        done: int,
+        sentences: list | None = None,
     ):
         """Store one synthesized turn and record it, with the progress, if
         this run still owns the job. Returns the Segment, or None when the
         run lost the job (its file is then deleted again)."""
-        segment = Segment(job=self, turn_index=turn_index, content_key=key, frames=frames, sample_rate=sample_rate)
+        segment = Segment(
+            job=self,
+            turn_index=turn_index,
+            content_key=key,
+            frames=frames,
+            sample_rate=sample_rate,
+            sentences=sentences or [],
+        )
         # The file first: a row never points at a file that isn't there.
         segment.file.save(f"turn.{ext}", ContentFile(data), save=False)
         try:
@@ -883,6 +899,14 @@ class Segment(models.Model):
     file = models.FileField(upload_to=segment_upload_to, max_length=255)
     frames = models.PositiveBigIntegerField()
     sample_rate = models.PositiveIntegerField()
+    sentences = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=_(
+            "Where each sentence the engine spoke starts and ends, in ms from the segment's first sample "
+            "(synthesis.sentences); empty for segments kept before sentences were timed."
+        ),
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

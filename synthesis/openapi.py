@@ -303,6 +303,23 @@ def schemas() -> dict:
                                 },
                             },
                         },
+                        "sentence_timings": {
+                            "type": "array",
+                            "description": "Extension: where each sentence of each turn is in the audio, from "
+                            "the start of its speech to the end of it (the engine's word events or alignment where "
+                            "it reports them, else the pauses in the audio); the subtitles' cues.",
+                            "items": {
+                                "type": "object",
+                                "required": ["turn_index", "sentence_index", "start_ms", "end_ms", "text"],
+                                "properties": {
+                                    "turn_index": {"type": "integer"},
+                                    "sentence_index": {"type": "integer", "minimum": 0},
+                                    "start_ms": {"type": "integer"},
+                                    "end_ms": {"type": "integer"},
+                                    "text": {"type": "string", "description": "The sentence as the user wrote it."},
+                                },
+                            },
+                        },
                     },
                 },
                 "audio_file_id": {

@@ -29,7 +29,7 @@ from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
-from synthesis import lexicon, pauses, versions, waveform
+from synthesis import lexicon, pauses, sentences, versions, waveform
 from synthesis.audio import Audio, estimate_duration_seconds, render_dialogue
 from synthesis.isolation import POLL_SECONDS, ChildEngine, EngineCrashed, ThreadEngine, engine_for
 from synthesis.models import Job, Segment
@@ -165,6 +165,28 @@ class RunHeartbeat:
         if self._thread is not None:
             self._thread.join()
             self._thread = None
+
+
+def sentence_timings(turns: list[dict], timings: list[tuple[float, float]], offsets: list[list]) -> list[dict]:
+    """Each sentence of each turn (as the user wrote it) in the rendered
+    file's timeline: the turn's place (render_dialogue's, after resampling,
+    gaps and crossfades, which move no sample within a turn) plus the
+    sentence's offset within its segment."""
+    timed = []
+    for turn, (turn_start, turn_end), spoken_offsets in zip(turns, timings, offsets):
+        # The user's text as it is read: without its pause markers.
+        shown = pauses.strip_pauses(turn["text"])
+        for number, (sentence, start, end) in enumerate(sentences.user_sentence_offsets(shown, spoken_offsets)):
+            timed.append(
+                {
+                    "turn_index": turn["index"],
+                    "sentence_index": number,
+                    "start_ms": min(round(turn_start + start), round(turn_end)),
+                    "end_ms": min(round(turn_start + end), round(turn_end)),
+                    "text": sentence.text,
+                }
+            )
+    return timed
 
 
 class SynthesisRun:
@@ -309,12 +331,22 @@ class SynthesisRun:
             self.job.delete_segments(stale)
         return kept
 
-    def keep(self, kept: dict[int, Segment], index: int, key: str, piece: Audio) -> None:
+    def keep(self, kept: dict[int, Segment], index: int, key: str, piece: Audio, text: str) -> None:
+        """Keep ``piece``, the audio of ``text`` (as the engine got it), with
+        where each of its sentences is (synthesis.sentences)."""
         data, ext = encode_lossless(piece)
         done = len(kept) + 1
+        offsets = sentences.sentence_offsets(text, piece)
         segment = self.db(
             lambda: self.job.keep_segment(
-                index, key, data, ext, frames=len(piece.samples), sample_rate=piece.sample_rate, done=done
+                index,
+                key,
+                data,
+                ext,
+                frames=len(piece.samples),
+                sample_rate=piece.sample_rate,
+                done=done,
+                sentences=offsets,
             )
         )
         if segment is None:
@@ -347,8 +379,9 @@ class SynthesisRun:
         def keep_turn(turn: dict, spoken: list) -> None:
             pieces = [(audio, ms) for audio, (_, ms) in zip(spoken, turn["pieces"])]
             turn_rate = max((audio.sample_rate for audio in spoken if audio is not None), default=rate)
-            audio, _ = pauses.join_with_pauses(pieces, turn_rate)
-            self.keep(kept, turn["position"], keys[turn["position"]], audio)
+            audio, spans = pauses.join_with_pauses(pieces, turn_rate)
+            audio.marks = sentences.joined_marks(turn["pieces"], spoken, spans, turn_rate)
+            self.keep(kept, turn["position"], keys[turn["position"]], audio, turn["text"])
 
         if provider.capabilities.native_multi_speaker:
             # Each piece of speech is one input of the native request, so a
@@ -455,11 +488,17 @@ class SynthesisRun:
             raise
         return out, timings, meter.levels(), rate
 
-    def render_and_store(self, segments: list[Segment], mode: str) -> str:
+    def render_and_store(self, segments: list[Segment], mode: str, spoken: list[str] | None = None) -> str:
         """Render the dialogue (or take what the render ahead made of it),
         store it, complete the job. Returns the stored name (for clean-up if
-        the completion is refused)."""
+        the completion is refused). ``spoken``: each turn's text as the
+        engine got it, to time the sentences of segments kept before they
+        were timed (from their pauses: they are read once more for that)."""
         job, params = self.job, self.job.input_params
+        offsets = [
+            segment.sentences or (sentences.sentence_offsets(spoken[n], segment.load()) if spoken and spoken[n] else [])
+            for n, segment in enumerate(segments)
+        ]
         rendered = self.ahead.result(self.check) if self.ahead is not None else None
         out, timings, peaks, rate = rendered or self.render(segments)
         with out:
@@ -491,6 +530,7 @@ class SynthesisRun:
                 }
                 for turn, (start, end) in zip(params["turns"], timings)
             ],
+            "sentence_timings": sentence_timings(params["turns"], timings, offsets),
         }
         if job.based_on_id:
             # A new version: how many turns were copied from the one it is
@@ -552,7 +592,7 @@ class SynthesisRun:
             finally:
                 engine.close()
             mode = "native" if provider.capabilities.native_multi_speaker else "segmented"
-            self.render_and_store([kept[i] for i in range(len(keys))], mode)
+            self.render_and_store([kept[i] for i in range(len(keys))], mode, [turn["text"] for turn in turns])
         except RunStopped:
             self._discard()
             if self.db(lambda: job.release("worker stopping")):

@@ -50,6 +50,7 @@ def reuse_segments(job: Job, keys: list[str]) -> int:
                 frames=segment.frames,
                 sample_rate=segment.sample_rate,
                 created_at=segment.created_at,
+                sentences=segment.sentences,
             )
             # The file first: a row never points at a file that isn't there.
             # Locally a hard link: the new job has its own name for the same

@@ -36,9 +36,11 @@ from synthesis.downloads import audio_response
 from synthesis.forms import SETTING_CONTROLS, SPEAKER_COLOURS, DialogueForm, setting_field_name, voice_field_name
 from synthesis.models import Job, JobCount, JobLimitExceeded
 from synthesis.pages import render_page
+from synthesis.pauses import find_markers
 from synthesis.providers import ProviderError, get_provider
 from synthesis.providers.base import DEFAULT_SETTINGS, VoiceSettings
 from synthesis.script import format_script
+from synthesis.sentences import split_sentences
 from synthesis.validation import JobRequestInvalid
 
 PAGE_SIZE = 20
@@ -231,6 +233,31 @@ def list_state_of_htmx_page(request) -> tuple[str, int]:
 # --- one job ------------------------------------------------------------------
 
 
+def sentence_pieces(text: str, timed: list[dict]) -> list[dict]:
+    """The turn's text as pieces for the page: each timed sentence (its
+    start and end, so the player can highlight it) and what lies between
+    them. The sentences are split again from the text the timings were made
+    from (synthesis.sentences); if they no longer match, the text is one piece."""
+    # Pause markers ("[pause 800ms]", shown on the page) are not said: read
+    # as spaces of the same length, they split nothing and positions hold.
+    masked = text
+    for marker in find_markers(text):
+        masked = masked[: marker.start] + " " * (marker.end - marker.start) + masked[marker.end :]
+    found = split_sentences(masked)
+    if len(found) != len(timed):
+        return [{"text": text}]
+    pieces, position = [], 0
+    for sentence, timing in zip(found, timed):
+        if sentence.start > position:
+            pieces.append({"text": text[position : sentence.start]})
+        shown = text[sentence.start : sentence.end]
+        pieces.append({"text": shown, "start_ms": timing["start_ms"], "end_ms": timing["end_ms"]})
+        position = sentence.end
+    if position < len(text):
+        pieces.append({"text": text[position:]})
+    return pieces
+
+
 def detail_context(job: Job, *, notify_finished: bool = False) -> dict:
     speakers = job.speakers
     colour = {name: n % SPEAKER_COLOURS for n, name in enumerate(speakers)}
@@ -259,6 +286,11 @@ def detail_context(job: Job, *, notify_finished: bool = False) -> dict:
             # Strings, so the template never localises the decimal point.
             turn.update(start_ms=start, end_ms=end, start_s=f"{start / 1000:.3f}")
             timeline.append(turn | {"width_ms": max(end - start, 1)})
+        by_turn: dict[int, list[dict]] = {}
+        for timed in job.result_metadata.get("sentence_timings") or []:
+            by_turn.setdefault(timed["turn_index"], []).append(timed)
+        for turn in turns:
+            turn["pieces"] = sentence_pieces(turn["text"], by_turn.get(turn["index"], []))
     levels = job.result_metadata.get("peaks") or []
     queue_position = None
     if job.status == Job.Status.PENDING:
@@ -429,7 +461,9 @@ def job_subtitles(request, job_id, fmt):
     timed = job.turn_timings if job.status == Job.Status.COMPLETED else None
     if not timed:
         raise Http404(_("This job has no timings yet."))
-    cue_list = subtitles.cues(job.input_params["turns"], timed)
+    cue_list = subtitles.cues(
+        job.input_params["turns"], timed, job.result_metadata.get("sentence_timings"), name_first=fmt == "srt"
+    )
     if fmt == "vtt":
         response = HttpResponse(subtitles.to_webvtt(cue_list), content_type="text/vtt; charset=utf-8")
     else:

@@ -33,7 +33,8 @@ def test_list_isolates_title_and_speakers(alice_client, rtl_job):
 def test_job_page_isolates_title_cast_turns_and_timeline(alice_client, rtl_job):
     html = alice_client.get(reverse("job_detail", args=[rtl_job.pk])).content.decode()
     assert '<h1 dir="auto">' in html
-    assert f'<strong><bdi>{HEBREW}</bdi>:</strong> <bdi class="turn-text">שלום, מה שלומך?</bdi>' in html
+    assert f'<strong><bdi>{HEBREW}</bdi>:</strong> <bdi class="turn-text"><span class="sentence"' in html
+    assert ">שלום, מה שלומך?</span></bdi>" in html  # its one sentence, in the isolated text
     assert f'<li><span class="swatch spk-0" aria-hidden="true"></span><bdi>{ARABIC}</bdi></li>' in html  # legend
     assert f"<title>\u2068{ARABIC}\u2069, " in html  # the timeline bar's SVG title (its name): no markup there
 
@@ -57,4 +58,6 @@ def test_subtitles_isolate_right_to_left_text(alice_client, rtl_job):
     srt = b"".join([alice_client.get(reverse("job_subtitles_srt", args=[rtl_job.pk])).content]).decode()
     assert f"\u2068{HEBREW}\u2069: \u2068שלום, מה שלומך?\u2069" in srt
     vtt = alice_client.get(reverse("job_subtitles_vtt", args=[rtl_job.pk])).content.decode()
-    assert f"<v {ARABIC}>\u2068مرحبا! كيف حالك؟\u2069" in vtt
+    # One cue per sentence, each isolated.
+    assert f"<v {ARABIC}>\u2068مرحبا!\u2069\n\n" in vtt
+    assert f"<v {ARABIC}>\u2068كيف حالك؟\u2069\n\n" in vtt

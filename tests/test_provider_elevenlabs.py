@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from synthesis.audio import decode
@@ -203,3 +205,56 @@ def test_redirects_are_not_followed_so_the_key_stays_put(elevenlabs, fast_retrie
         get_provider("elevenlabs").synthesize_dialogue([("Hi.", RACHEL)])
     assert "HTTP 302" in caught.value.message
     assert [r.path for r in elevenlabs.requests if r.path == "/v1/elsewhere"] == []
+
+
+def test_sentences_are_timed_from_the_character_alignment(elevenlabs, alice, monkeypatch):
+    """The with-timestamps answer's alignment (the fake's: where eSpeak spoke
+    each word) times each sentence, through real HTTP, into the rendered file."""
+    from synthesis import sentences
+    from tests.onsets import onset_error_ms, speech_frames
+
+    lines = [
+        ("Alice", "Hello there, Bob. It has been a long time! Where were you?"),
+        ("Bob", "I was away. The trip was long. Now I am back."),
+    ]
+    from_pauses = []
+    real = sentences._from_pauses
+    monkeypatch.setattr(sentences, "_from_pauses", lambda *a: from_pauses.append(a) or real(*a))
+    job = run_job(alice, job_body("elevenlabs", lines, ASSIGN) | {"output_format": "wav"})
+    assert job.status == "completed", job.error_message
+    [request] = elevenlabs.synthesis_requests
+    assert request.path == "/v1/text-to-dialogue/with-timestamps"
+    assert from_pauses == []  # every sentence came from the alignment
+    timed = job.result_metadata["sentence_timings"]
+    assert [(t["turn_index"], t["text"]) for t in timed] == [
+        (0, "Hello there, Bob."),
+        (0, "It has been a long time!"),
+        (0, "Where were you?"),
+        (1, "I was away."),
+        (1, "The trip was long."),
+        (1, "Now I am back."),
+    ]
+    rendered = decode(job.audio.read())
+    speech = speech_frames(rendered.samples, rendered.sample_rate)
+    errors = [onset_error_ms(speech, t["start_ms"], t["end_ms"]) for t in timed]
+    assert all(e is not None and abs(e) <= 100 for e in errors), errors
+
+
+def test_an_alignment_of_other_text_is_not_read_by_position(elevenlabs):
+    """The service normalises some text ("Dr." → "Doctor") in
+    normalized_alignment only; should `alignment` ever differ from the text
+    sent, its positions mean nothing here: no marks, the pauses are used."""
+    provider = get_provider("elevenlabs")
+    plain = provider.synthesize_dialogue([("Hello there. Bye now.", RACHEL)])
+    assert [position for position, _ in plain.turns[0].marks][:3] == [0, 1, 2]
+    original = elevenlabs._dialogue
+
+    def altered(body):
+        status, headers, payload = original(body)
+        data = json.loads(payload)
+        data["alignment"]["characters"] = ["x"] * len(data["alignment"]["characters"])
+        return status, headers, json.dumps(data).encode()
+
+    elevenlabs._dialogue = altered
+    result = provider.synthesize_dialogue([("Hello there. Bye now.", RACHEL)])
+    assert result.turns[0].marks == []

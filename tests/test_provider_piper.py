@@ -110,3 +110,18 @@ def test_voices_folder_adds_models_and_speakers(settings, tmp_path):
         reset_providers()
     assert set(voices) == {JOE, "en_GB-extra-low", "en_US-pair-medium#ann", "en_US-pair-medium#ben"}
     assert voices["en_GB-extra-low"].language == "en-gb"
+
+
+def test_sentences_start_where_piper_starts_each_one(piper):
+    """Piper speaks sentence by sentence: each chunk's start marks a sentence,
+    and the cues start within 100 ms of its speech."""
+    from synthesis.sentences import sentence_offsets
+    from tests.onsets import onset_error_ms, speech_frames
+
+    text = "Good morning. The weather is lovely today! Shall we walk to the park?"
+    audio = piper.synthesize(text, JOE)
+    assert [position for position, _ in audio.marks] == [0, 14, 43]
+    offsets = sentence_offsets(text, audio)
+    speech = speech_frames(audio.samples, audio.sample_rate)
+    errors = [onset_error_ms(speech, start, end) for start, end in offsets]
+    assert all(e is not None and abs(e) <= 100 for e in errors), errors

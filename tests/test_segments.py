@@ -105,7 +105,8 @@ def test_a_resumed_run_speaks_only_the_turns_it_had_not_kept(alice, scripted_pro
     keys = run.turn_keys(scripted_provider, run.spoken_turns())
     for index in (0, 2):
         turn = first.input_params["turns"][index]
-        run.keep({}, index, keys[index], recording(turn["text"], first.voice_for_speaker[turn["speaker"]]["voice_id"]))
+        voice = first.voice_for_speaker[turn["speaker"]]["voice_id"]
+        run.keep({}, index, keys[index], recording(turn["text"], voice), turn["text"])
     assert Job.objects.release_interrupted("host-a") == 1
 
     scripted_provider.calls = 0
@@ -208,7 +209,7 @@ def test_cancel_of_a_processing_job_deletes_its_segments(alice, _media_root):
     claimed = Job.objects.claim(job.pk, "w1")
     run = SynthesisRun(claimed)
     piece = get_provider("espeak").synthesize("One kept turn.", "en-us")
-    run.keep({}, 0, "k" * 64, piece)
+    run.keep({}, 0, "k" * 64, piece, "One kept turn.")
     assert len(files_under(_media_root)) == 1
     assert job.cancel() is True
     assert files_under(_media_root) == [] and not Segment.objects.exists()

@@ -392,7 +392,7 @@ def test_no_audio_before_completion(alice_client, alice):
     assert alice_client.get(reverse("job_subtitles_vtt", args=[job.pk])).status_code == 404
 
 
-def test_subtitles_follow_the_turn_timings(alice_client, alice):
+def test_subtitles_follow_the_sentence_timings(alice_client, alice):
     job = submitted_job(alice, Job.Status.COMPLETED)
     response = alice_client.get(reverse("job_subtitles_vtt", args=[job.pk]))
     assert response["Content-Type"] == "text/vtt; charset=utf-8"
@@ -400,12 +400,15 @@ def test_subtitles_follow_the_turn_timings(alice_client, alice):
     vtt = response.content.decode()
     assert vtt.startswith("WEBVTT\n") and "<v Carol>Good morning, both of you." in vtt
     srt = alice_client.get(reverse("job_subtitles_srt", args=[job.pk])).content.decode()
-    last = job.result_metadata["turn_timings"][-1]
+    sentences = job.result_metadata["sentence_timings"]
+    assert [s["text"] for s in sentences if s["turn_index"] == 1] == ["Hi Alice.", "How are you?"]
     assert srt.splitlines()[:2] == [
         "1",
-        "00:00:00,000 --> " + _srt_time(job.result_metadata["turn_timings"][0]["end_ms"]),
+        f"{_srt_time(sentences[0]['start_ms'])} --> {_srt_time(sentences[0]['end_ms'])}",
     ]
-    assert _srt_time(last["end_ms"]) in srt and "Bob: Hi Alice. How are you?" in srt
+    # The name opens a turn's first cue only.
+    assert "\nBob: Hi Alice.\n" in srt and "\nHow are you?\n" in srt
+    assert _srt_time(sentences[-1]["end_ms"]) in srt
 
 
 def _srt_time(ms):
@@ -487,3 +490,22 @@ def test_waiting_job_far_back_in_the_queue_is_not_counted_to_the_end(alice_clien
     Job.objects.filter(owner=bob).exclude(pk__in=Job.objects.filter(owner=bob).values("pk")[:10]).delete()
     html = alice_client.get(reverse("job_list")).content.decode()
     assert "Waiting: place 11 in the queue." in html
+
+
+def test_job_page_marks_each_sentence_with_its_timing_for_the_player(alice_client, alice):
+    job = submitted_job(
+        alice,
+        Job.Status.COMPLETED,
+        turns=[
+            {"speaker": "Alice", "text": "Hello there. [pause 500ms] How are <you>?", "index": 0},
+            {"speaker": "Bob", "text": "你好。再見！", "index": 1},
+        ],
+        voice_assignments=[{"speaker": "Alice", "voice_id": "en-us"}, {"speaker": "Bob", "voice_id": "cmn"}],
+    )
+    html = alice_client.get(reverse("job_detail", args=[job.pk])).content.decode()
+    spans = re.findall(r'<span class="sentence" data-start-ms="(\d+)" data-end-ms="(\d+)">(.*?)</span>', html)
+    timed = job.result_metadata["sentence_timings"]
+    assert [(int(a), int(b)) for a, b, _ in spans] == [(t["start_ms"], t["end_ms"]) for t in timed]
+    # The page shows the script as written (the marker between the sentences), escaped.
+    assert [text for _, _, text in spans] == ["Hello there.", "How are &lt;you&gt;?", "你好。", "再見！"]
+    assert "Hello there.</span> [pause 500ms] <span" in html

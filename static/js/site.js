@@ -108,6 +108,7 @@
     if (timeline) setSvgWindow(ms, +timeline.dataset.durationMs);
     // A little ahead: a seek to a line's start may land a hair before it.
     var index = lineAt(ms + 50);
+    followSentence(index >= 0 ? lines[index] : null, ms + 50);
     if (index === current) return;
     if (current >= 0 && lines[current]) {
       lines[current].classList.remove("current");
@@ -122,6 +123,24 @@
     var bar = document.querySelector('.timeline .turn-bar[data-turn="' + line.id.replace("turn-", "") + '"]');
     if (bar) bar.classList.add("current");
     if (!player.paused) line.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  }
+
+  // Inside the line heard, the sentence heard: the last one started at or
+  // before ms, while it lasts (between sentences, in a pause, none is).
+  var sentence = null;
+
+  function followSentence(line, ms) {
+    var found = null;
+    if (line) {
+      line.querySelectorAll(".sentence[data-start-ms]").forEach(function (candidate) {
+        if (+candidate.dataset.startMs <= ms) found = candidate;
+      });
+      if (found && ms > +found.dataset.endMs + 250) found = null;
+    }
+    if (found === sentence) return;
+    if (sentence) sentence.classList.remove("current-sentence");
+    sentence = found;
+    if (sentence) sentence.classList.add("current-sentence");
   }
 
   function dockPlayer() {

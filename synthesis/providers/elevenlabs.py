@@ -5,7 +5,8 @@
   with ``{"inputs": [{"text", "voice_id"}, ...], "model_id"}``; the JSON
   answer carries the audio (base64) and ``voice_segments`` that say where
   each input (``dialogue_input_index``) starts and ends, which is how one
-  response becomes one piece per turn.
+  response becomes one piece per turn, and an ``alignment`` (each character's
+  start time), which becomes each piece's ``marks``: where its sentences start.
 - Segmented (``TTS_ELEVENLABS_DIALOGUE=0``, for accounts or models without
   text-to-dialogue): ``POST /v1/text-to-speech/{voice_id}`` per turn.
 
@@ -165,7 +166,11 @@ class ElevenLabsProvider(Provider):
         *,
         voice_settings: Sequence[VoiceSettings] | None = None,
     ) -> DialogueAudio:
+        # Marks count characters of the text sent; with dictionary phonemes
+        # that is not the turn's text (see synthesis.lexicon): none then.
+        spans = [lexicon.has_spans(text) for text, _ in turns]
         turns = [(lexicon.plain(text), voice_id) for text, voice_id in turns]
+        placed: dict[int, int] = {}
         # text-to-dialogue takes no per-voice settings (only stability and
         # speaker boost for the whole request): a turn whose speaker has a
         # speed is spoken alone through text-to-speech, which takes it.
@@ -185,12 +190,21 @@ class ElevenLabsProvider(Provider):
                 params={"output_format": OUTPUT_FORMAT},
                 payload=self._payload(settings.TTS_ELEVENLABS_DIALOGUE_MODEL, language, inputs=inputs),
             )
-            split = self._split(response, [len(item["text"]) for item in inputs])
-            pieces.extend((index, piece) for (index, _, _), piece in zip(request, split))
+            split = self._split(response, [item["text"] for item in inputs])
+            for (index, part, _), piece in zip(request, split):
+                # A part's marks count its own characters: place it in its turn.
+                found = turns[index][0].find(part, placed.get(index, 0))
+                offset = max(found, 0)
+                placed[index] = offset + len(part)
+                piece.marks = [] if spans[index] else [(position + offset, ms) for position, ms in piece.marks]
+                pieces.append((index, piece))
         pieces.sort(key=lambda piece: piece[0])  # join_pieces keeps each turn's parts in order
         return DialogueAudio(turns=http.join_pieces(len(turns), pieces))
 
-    def _split(self, response: http.Response, weights: list[int]) -> list[Audio]:
+    def _split(self, response: http.Response, texts: list[str]) -> list[Audio]:
+        """One Audio per input, cut at its voice segment, with marks from the
+        character alignment (synthesis.sentences times its sentences with them)."""
+        weights = [len(text) for text in texts]
         try:
             data = response.json()
             audio = http.pcm16_audio(base64.b64decode(data["audio_base64"], validate=True), SAMPLE_RATE)
@@ -212,9 +226,44 @@ class ElevenLabsProvider(Provider):
         if sorted(spans) != list(range(len(weights))):
             # No usable timing data: fall back to the pauses between turns.
             return http.split_at_pauses(audio, weights, min_pause_ms=250)
+        characters = self._character_starts(data, len(weights))
         pieces = []
         for index in range(len(weights)):
             start = round(spans[index][0] * SAMPLE_RATE)
             end = round(spans[index][1] * SAMPLE_RATE)
-            pieces.append(Audio(audio.samples[start:end], SAMPLE_RATE))
+            marks = []
+            spoken = characters.get(index)
+            # Only an alignment of exactly the text sent can be read by position.
+            if spoken and "".join(char for char, _ in spoken) == texts[index]:
+                marks = [
+                    (position, max(0.0, (seconds - spans[index][0]) * 1000))
+                    for position, (char, seconds) in enumerate(spoken)
+                    if not char.isspace()
+                ]
+            pieces.append(Audio(audio.samples[start:end], SAMPLE_RATE, marks))
         return pieces
+
+    @staticmethod
+    def _character_starts(data: dict, count: int) -> dict[int, list[tuple[str, float]]]:
+        """Each input's characters with their start times (seconds in the whole
+        answer), from ``alignment`` and the voice segments' character ranges.
+        Empty when the answer has no usable alignment: the sentences are then
+        timed from the pauses."""
+        alignment = data.get("alignment") or {}
+        try:
+            characters = list(alignment["characters"])
+            starts = [float(t) for t in alignment["character_start_times_seconds"]]
+        except (KeyError, TypeError, ValueError):
+            return {}
+        if len(characters) != len(starts):
+            return {}
+        result: dict[int, list[tuple[str, float]]] = {}
+        for segment in data.get("voice_segments") or []:
+            try:
+                index = int(segment["dialogue_input_index"])
+                first, last = int(segment["character_start_index"]), int(segment["character_end_index"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if 0 <= index < count and 0 <= first <= last <= len(characters):
+                result.setdefault(index, []).extend(zip(characters[first:last], starts[first:last]))
+        return result

@@ -94,7 +94,24 @@ class _VoiceStruct(ctypes.Structure):
     ]
 
 
-_SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+class _Event(ctypes.Structure):
+    # espeak_EVENT (speak_lib.h). The id union is as wide as two ints/a pointer.
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),  # 1-based, in characters of the text given
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),  # ms from the start of the synthesis
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", ctypes.c_void_p),
+    ]
+
+
+espeakEVENT_LIST_TERMINATED = 0
+espeakEVENT_WORD = 1
+
+_SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
 
 
 class _Engine:
@@ -144,6 +161,8 @@ class _Engine:
         self.sample_rate = sample_rate
         self.rate = DEFAULT_RATE
         self._chunks: list[bytes] = []
+        self._words: list[tuple[int, float]] = []
+        self.words: list[tuple[int, float]] = []
         # Kept on the instance: ctypes would free the trampoline if it were
         # garbage collected while the library still holds the pointer.
         self._callback = _SynthCallback(self._collect)
@@ -152,6 +171,14 @@ class _Engine:
     def _collect(self, wav, count, events):
         if wav and count > 0:
             self._chunks.append(ctypes.string_at(wav, count * 2))
+        # The word events of this buffer: where each word starts in the text
+        # and in the audio (measured: within about 40 ms before its speech).
+        if events:
+            i = 0
+            while events[i].type != espeakEVENT_LIST_TERMINATED:
+                if events[i].type == espeakEVENT_WORD and events[i].text_position > 0:
+                    self._words.append((events[i].text_position - 1, float(events[i].audio_position)))
+                i += 1
         return 0  # 0 = carry on synthesizing
 
     def list_voices(self, languages: bytes | None = None) -> list[_VoiceStruct]:
@@ -202,6 +229,7 @@ class _Engine:
             libc.free(data)
 
     def synthesize(self, text: bytes, library_voice: bytes, flags: int = 0, rate: int = DEFAULT_RATE) -> np.ndarray:
+        """The samples; the word marks of this call are left in ``words``."""
         if self.lib.espeak_SetVoiceByName(library_voice) != EE_OK:
             raise PermanentProviderError("This voice is not available.", code="VOICE_NOT_FOUND")
         if rate != self.rate:
@@ -211,6 +239,7 @@ class _Engine:
                 raise PermanentProviderError("The speech engine refused this speed.", code="SYNTHESIS_FAILED")
             self.rate = rate
         self._chunks = []
+        self._words = []
         buffer = ctypes.create_string_buffer(text)  # NUL-terminated copy
         status = self.lib.espeak_Synth(buffer, len(buffer), 0, POS_CHARACTER, 0, espeakCHARS_UTF8 | flags, None, None)
         self.lib.espeak_Synchronize()
@@ -218,6 +247,7 @@ class _Engine:
             raise PermanentProviderError("The speech engine could not read this text.", code="SYNTHESIS_FAILED")
         samples = np.frombuffer(b"".join(self._chunks), dtype=np.int16)
         self._chunks = []
+        self.words, self._words = self._words, []
         return samples
 
 
@@ -456,9 +486,14 @@ class EspeakProvider(Provider):
             engine = _get_engine()
             prepared, flags = _prepare_text(text)
             pcm = engine.synthesize(prepared, library_voice, flags, rate)
+            # Word positions count characters of the prepared text: that is
+            # ``text`` itself (the pipeline cleaned it) unless dictionary
+            # phonemes were spelled out for the engine; then they mean nothing
+            # in ``text`` and the sentences are timed from the pauses.
+            words = [] if flags else engine.words
         if not pcm.size or np.abs(pcm.astype(np.int32)).max() < SILENCE_THRESHOLD:
             raise PermanentProviderError("This text has nothing that can be spoken.", code="NO_AUDIO")
         samples = (pcm / 32768.0).astype(np.float32)
         if voice_settings.pitch:
             samples = shift_pitch(samples, engine.sample_rate, voice_settings.pitch)
-        return Audio(samples, engine.sample_rate)
+        return Audio(samples, engine.sample_rate, words)

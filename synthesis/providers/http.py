@@ -405,7 +405,13 @@ def join_pieces(count: int, pieces: list[tuple[int, Audio]]) -> list[Audio]:
     result = []
     for parts in by_turn:
         rate = parts[0].sample_rate
-        result.append(Audio(np.concatenate([p.at_rate(rate).samples for p in parts]), rate))
+        # Marks already count characters of the whole turn (the provider
+        # placed each part); their times move with the parts before them.
+        marks, elapsed = [], 0.0
+        for part in parts:
+            marks.extend((position, ms + elapsed) for position, ms in part.marks)
+            elapsed += part.duration_ms
+        result.append(Audio(np.concatenate([p.at_rate(rate).samples for p in parts]), rate, marks))
     return result
 
 

@@ -28,6 +28,7 @@ from django.conf import settings
 
 from synthesis import lexicon
 from synthesis.audio import Audio
+from synthesis.sentences import split_sentences
 
 from .base import (
     DEFAULT_SETTINGS,
@@ -208,12 +209,17 @@ class PiperProvider(Provider):
         rate = chunks[0].sample_rate
         # A faster reader takes shorter breaths.
         pause = np.zeros(int(SENTENCE_PAUSE_S / voice_settings.speed * rate), dtype=np.float32)
-        parts = []
+        parts, starts = [], []
         for i, chunk in enumerate(chunks):
             if i:
                 parts.append(pause)
+            starts.append(1000.0 * sum(len(p) for p in parts) / rate)
             parts.append(np.asarray(chunk.audio_float_array, dtype=np.float32))
         samples = np.concatenate(parts)
         if not samples.size or np.abs(samples).max() < 1e-4:
             raise PermanentProviderError("This text has nothing that can be spoken.", code="NO_AUDIO")
-        return Audio(samples, rate)
+        # Piper speaks sentence by sentence: where each chunk starts is where
+        # a sentence starts, when it cut the text into as many as we do.
+        found = split_sentences(text)
+        marks = [(s.start, ms) for s, ms in zip(found, starts)] if len(found) == len(chunks) else []
+        return Audio(samples, rate, marks)

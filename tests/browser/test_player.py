@@ -136,3 +136,61 @@ def test_timeline_has_a_waveform_and_zooms_on_a_long_dialogue(page, live_server,
     view = page.locator("svg.zoom").get_attribute("viewBox").split()
     assert float(view[2]) == 60_000 and float(view[0]) <= 675_000 <= float(view[0]) + 60_000
     assert page.locator(".zoom-window").get_attribute("width") == "60000"
+
+
+def test_the_sentence_heard_is_highlighted_inside_its_line(page, live_server, alice, log_in, monkeypatch):
+    """A real eSpeak job: as the player moves, the highlighted sentence is the
+    one whose timing holds the playhead, inside the highlighted line."""
+    from synthesis.providers.espeak import EspeakProvider
+    from tests.website import submitted_job
+
+    # Synthesized in this process, whose browser threads make forking an
+    # engine child unsafe (a lock held at the fork): the engine runs in a thread.
+    monkeypatch.setattr(EspeakProvider, "isolated", False)
+
+    job = submitted_job(
+        alice,
+        Job.Status.COMPLETED,
+        output_format="wav",
+        turns=[
+            {"speaker": "Alice", "text": "Good morning, Bob. The weather is lovely today. Shall we walk?", "index": 0},
+            {"speaker": "Bob", "text": "Yes, let us go. 我們去公園吧。", "index": 1},
+        ],
+        voice_assignments=[{"speaker": "Alice", "voice_id": "en-us+f3"}, {"speaker": "Bob", "voice_id": "cmn"}],
+    )
+    timed = job.result_metadata["sentence_timings"]
+    assert len(timed) == 5
+    log_in("alice", "alice-password")
+    page.goto(f"{live_server.url}/jobs/{job.pk}/")
+    page.wait_for_function("() => document.getElementById('player').duration > 0", timeout=30_000)
+    sentences = page.locator("li.turn .sentence")
+    expect(sentences).to_have_count(5)
+    expect(sentences.nth(2)).to_have_text("Shall we walk?")
+    highlighted = page.locator(".sentence.current-sentence")
+
+    # Playing from the start: the highlight moves from sentence to sentence.
+    page.locator("#play-turn-0").click()
+    checked = 0
+    for number in (0, 1, 2, 3, 4):
+        sentence = timed[number]
+        middle = (sentence["start_ms"] + sentence["end_ms"]) / 2000
+        page.wait_for_function(
+            f"() => document.getElementById('player').currentTime >= {middle}"
+            f" || document.getElementById('player').ended",
+            timeout=30_000,
+        )
+        if page.evaluate("document.getElementById('player').currentTime") * 1000 < sentence["end_ms"]:
+            expect(highlighted).to_have_count(1)
+            expect(highlighted).to_have_text(sentence["text"])
+            line = page.locator(f"#turn-{sentence['turn_index']}")
+            expect(line).to_have_class(re.compile(r"\bcurrent\b"))
+            expect(line.locator(".sentence.current-sentence")).to_have_count(1)
+            checked += 1
+    # A loaded machine may pass a sentence before it is looked at, not most of them.
+    assert checked >= 3
+
+    # A seek into the middle of a sentence highlights that one at once.
+    page.evaluate("document.getElementById('player').pause()")
+    target = timed[1]
+    page.evaluate(f"document.getElementById('player').currentTime = {(target['start_ms'] + target['end_ms']) / 2000}")
+    expect(highlighted).to_have_text(target["text"])

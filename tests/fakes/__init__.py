@@ -59,6 +59,24 @@ def speak(text: str, espeak_voice: str, rate: int, speed: float = 1.0, pitch: fl
     return resample(audio.samples, audio.sample_rate, rate)
 
 
+def speak_with_times(text: str, espeak_voice: str, rate: int) -> tuple[np.ndarray, list[float]]:
+    """``speak``, and when each character of ``text`` starts (seconds from
+    the first sample): eSpeak's word starts, spread evenly over each word's
+    characters up to the next word, as a service's character alignment."""
+    audio = EspeakProvider().synthesize(text, espeak_voice)
+    samples = resample(audio.samples, audio.sample_rate, rate)
+    duration = len(samples) / rate
+    marks = sorted(audio.marks) or [(0, 0.0)]
+    if marks[0][0] > 0:
+        marks.insert(0, (0, 0.0))
+    starts = []
+    for n, (position, ms) in enumerate(marks):
+        next_position, next_ms = marks[n + 1] if n + 1 < len(marks) else (len(text), duration * 1000)
+        for k in range(position, next_position):
+            starts.append((ms + (next_ms - ms) * (k - position) / max(1, next_position - position)) / 1000)
+    return samples, starts[: len(text)]
+
+
 def pcm16(samples: np.ndarray) -> bytes:
     return (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
 

@@ -26,7 +26,7 @@ import re
 
 import numpy as np
 
-from . import FakeService, Recorded, json_response, pcm16, speak
+from . import FakeService, Recorded, json_response, pcm16, speak, speak_with_times
 
 # voice_id → (name, gender, accent, eSpeak voice that reads it)
 VOICES = {
@@ -151,14 +151,15 @@ class ElevenLabsFake(FakeService):
             if index:
                 samples.append(np.zeros(int(LINE_PAUSE_S * rate), dtype=np.float32))
                 position += int(LINE_PAUSE_S * rate)
-            speech = speak(item["text"], VOICES[item["voice_id"]][3], rate)
+            speech, char_starts = speak_with_times(item["text"], VOICES[item["voice_id"]][3], rate)
             start, end = position / rate, (position + len(speech)) / rate
             first_char = len(chars)
-            step = (end - start) / max(1, len(item["text"]))
+            # Each character from where eSpeak said its word starts, as the
+            # service's alignment says where it spoke each one.
             for k, char in enumerate(item["text"]):
                 chars.append(char)
-                starts.append(round(start + k * step, 3))
-                ends.append(round(start + (k + 1) * step, 3))
+                starts.append(round(start + char_starts[k], 3))
+                ends.append(round(start + (char_starts[k + 1] if k + 1 < len(char_starts) else end - start), 3))
             segments.append(
                 {
                     "voice_id": item["voice_id"],
