@@ -44,19 +44,19 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture(autouse=True)
-def _no_engine_children_left():
-    """A job completed in this process (tests.website.submitted_job) forks an
-    engine child for eSpeak (synthesis.isolation) that lives on, waiting for
-    the next run, with a copy of every descriptor the fork saw: among them
-    the Playwright driver's stdin. At the end of the session the driver would
-    then never see that pipe close and the run would hang after its last
-    test; so the children go with the test that made them."""
-    yield
-    from synthesis import isolation
+def _engines_in_a_thread(monkeypatch):
+    """Jobs completed in this process (tests.website.submitted_job) would
+    fork an engine child for eSpeak or Piper (synthesis.isolation). Forked
+    from here, where Playwright's and the live server's threads run, the
+    child can start with a lock held and hang, and it keeps a copy of the
+    Playwright driver's stdin, so the run never ends. Here the engines run in
+    a thread instead; the child process itself is tested by
+    tests/test_pipeline.py and by the worker cluster, its own process."""
+    from synthesis.providers.espeak import EspeakProvider
+    from synthesis.providers.piper import PiperProvider
 
-    for child in list(isolation._children.values()):
-        child.kill()
-    isolation._children.clear()
+    monkeypatch.setattr(EspeakProvider, "isolated", False)
+    monkeypatch.setattr(PiperProvider, "isolated", False)
 
 
 @pytest.fixture

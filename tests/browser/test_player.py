@@ -138,15 +138,12 @@ def test_timeline_has_a_waveform_and_zooms_on_a_long_dialogue(page, live_server,
     assert page.locator(".zoom-window").get_attribute("width") == "60000"
 
 
-def test_the_sentence_heard_is_highlighted_inside_its_line(page, live_server, alice, log_in, monkeypatch):
+def test_the_sentence_heard_is_highlighted_inside_its_line(page, live_server, alice, log_in):
     """A real eSpeak job: as the player moves, the highlighted sentence is the
     one whose timing holds the playhead, inside the highlighted line."""
-    from synthesis.providers.espeak import EspeakProvider
     from tests.website import submitted_job
 
-    # Synthesized in this process, whose browser threads make forking an
-    # engine child unsafe (a lock held at the fork): the engine runs in a thread.
-    monkeypatch.setattr(EspeakProvider, "isolated", False)
+    # Synthesized in this process: the engine runs in a thread (tests/browser/conftest.py).
 
     job = submitted_job(
         alice,
