@@ -39,7 +39,7 @@ def test_token_used_within_the_minute_is_not_written_again(alice, alice_api, dja
     assert ApiToken.objects.get(owner=alice).last_used_at == before
 
 
-def test_submit_is_one_transaction_of_four_queries(alice_api):
+def test_submit_is_one_transaction_of_six_queries(alice_api):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -58,7 +58,7 @@ def test_submit_is_one_transaction_of_four_queries(alice_api):
     assert enqueue.startswith('INSERT INTO "django_q_ormq"') and insert.startswith('INSERT INTO "synthesis_job"')
 
 
-def test_an_idempotency_key_adds_one_query_and_a_replay_is_three(alice_api):
+def test_an_idempotency_key_adds_one_query_and_a_replay_is_four(alice_api):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
