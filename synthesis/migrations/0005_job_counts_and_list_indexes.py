@@ -128,6 +128,16 @@ def create_triggers(apps, schema_editor):
         schema_editor.execute(JOB_COUNT_REBUILD_SQL[vendor])
 
 
+def recreate_sqlite_triggers(apps, schema_editor):
+    """For a later migration that changes ``synthesis_job``: SQLite adds (or
+    drops) a column by rebuilding the table, which loses its triggers, and
+    the job counts would silently stop. Run it after such a change (and
+    before it, in reverse)."""
+    if schema_editor.connection.vendor == "sqlite":
+        for sql in SQLITE_REVERSE + SQLITE:
+            schema_editor.execute(sql)
+
+
 def drop_triggers(apps, schema_editor):
     for sql in {"postgresql": POSTGRESQL_REVERSE, "sqlite": SQLITE_REVERSE}.get(schema_editor.connection.vendor, []):
         schema_editor.execute(sql)

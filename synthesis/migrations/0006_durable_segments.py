@@ -7,15 +7,8 @@ import django.utils.timezone
 import synthesis.models
 from django.db import migrations, models
 
-job_counts = import_module("synthesis.migrations.0005_job_counts_and_list_indexes")
-
-
-def recreate_sqlite_triggers(apps, schema_editor):
-    # SQLite adds a NOT NULL column (and drops one) by rebuilding the table,
-    # which loses its triggers: 0005's job counts would silently stop.
-    if schema_editor.connection.vendor == "sqlite":
-        for sql in job_counts.SQLITE_REVERSE + job_counts.SQLITE:
-            schema_editor.execute(sql)
+# 0005 keeps the job-count triggers and the way to put them back.
+recreate_sqlite_triggers = import_module("synthesis.migrations.0005_job_counts_and_list_indexes").recreate_sqlite_triggers
 
 
 class Migration(migrations.Migration):

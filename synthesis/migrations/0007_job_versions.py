@@ -5,15 +5,8 @@ from importlib import import_module
 import django.db.models.deletion
 from django.db import migrations, models
 
-job_counts = import_module("synthesis.migrations.0005_job_counts_and_list_indexes")
-
-
-def recreate_sqlite_triggers(apps, schema_editor):
-    # SQLite adds a NOT NULL column by rebuilding the table, which loses its
-    # triggers: 0005's job counts would silently stop (see 0006).
-    if schema_editor.connection.vendor == "sqlite":
-        for sql in job_counts.SQLITE_REVERSE + job_counts.SQLITE:
-            schema_editor.execute(sql)
+# 0005 keeps the job-count triggers and the way to put them back.
+recreate_sqlite_triggers = import_module("synthesis.migrations.0005_job_counts_and_list_indexes").recreate_sqlite_triggers
 
 
 class Migration(migrations.Migration):
