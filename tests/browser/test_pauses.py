@@ -21,13 +21,16 @@ def test_write_a_pause_fix_a_mistaken_one_and_hear_the_silence(page, live_server
     script = page.get_by_label("Dialogue")
     script.fill("Alice: Good morning.\nBob: Wait for it\n[pause 12s] now.")
     # Pointed at while typing, beside the voice pickers, by its line.
-    expect(page.locator("#script-notes")).to_contain_text("Line 3: “[pause 12s]” is too long")
+    # (The notes come from a debounced request: generous waits for a busy machine.)
+    expect(page.locator("#script-notes")).to_contain_text("Line 3: “[pause 12s]” is too long", timeout=30_000)
     page.get_by_role("button", name="Create the audio").click()
     expect(page.locator("#script-errors")).to_contain_text("Line 3: “[pause 12s]” is too long")
     assert not Job.objects.exists()
 
+    # The refused form is a new page: type once its scripts listen (htmx binds on load).
+    page.wait_for_load_state("load")
     page.get_by_label("Dialogue").fill("Alice: Good morning.\nBob: Wait for it\n[pause 1.5s] now.")
-    expect(page.locator("#script-notes")).to_have_count(0)
+    expect(page.locator("#script-notes")).to_have_count(0, timeout=30_000)
     page.get_by_role("button", name="Create the audio").click()
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
     worker_cluster()
