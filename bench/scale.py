@@ -158,8 +158,14 @@ def measure_size(args, base_url, size, env, server_cmd):
             import psycopg
 
             started = time.perf_counter()
-            with psycopg.connect(f"{base_url}/{name}", autocommit=True) as conn:
-                figures["data"] = scale_data.build(conn, size)
+            try:
+                with psycopg.connect(f"{base_url}/{name}", autocommit=True) as conn:
+                    figures["data"] = scale_data.build(conn, size)
+            except BaseException:
+                # Half a fill must not pass for a filled database next time (--reuse-data).
+                connections.close_all()
+                drop_database(base_url, name)
+                raise
             figures["data"]["built_in_s"] = round(time.perf_counter() - started, 1)
         from django.contrib.auth import get_user_model
 

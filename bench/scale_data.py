@@ -53,7 +53,7 @@ def build(conn, jobs: int, *, users: int = 10_000, heavy_share: float = 0.10, da
         INSERT INTO synthesis_job (id, owner_id, job_type, status, provider, title, input_params, audio,
             result_metadata, error_code, error_message, retry_count, progress_done, progress_total,
             created_at, started_at, completed_at, heartbeat_at, deadline_at, worker_name, run_token, task_id,
-            idempotency_key, request_hash)
+            idempotency_key, request_hash, audio_file_id, attempts, first_started_at, retake_turns, lexicon)
         SELECT gen_random_uuid(), owner, 'multi_role_tts', status, 'espeak',
             ({TITLE_WORDS}::text[])[1 + g %% 10] || ' ' || g || CASE WHEN turns > 3 THEN ' …' ELSE '' END,
             jsonb_build_object(
@@ -82,7 +82,11 @@ def build(conn, jobs: int, *, users: int = 10_000, heavy_share: float = 0.10, da
             CASE WHEN status IN ('completed', 'failed', 'processing') THEN created + interval '1.4 s' END,
             CASE WHEN status = 'processing' THEN now() + interval '10 min' END,
             CASE WHEN status = 'processing' THEN 'bench' ELSE '' END,
-            NULL, '', '', ''
+            NULL, '', '', '',
+            CASE WHEN status = 'completed' THEN gen_random_uuid() END,
+            CASE WHEN status IN ('completed', 'failed', 'processing') THEN 1 ELSE 0 END,
+            CASE WHEN status IN ('completed', 'failed', 'processing') THEN created + interval '0.1 s' END,
+            '[]'::jsonb, '[]'::jsonb
         FROM (
             SELECT g, turns, big, created,
                 CASE WHEN heavy THEN %(first_user)s
