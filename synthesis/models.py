@@ -949,6 +949,10 @@ class JobCountManager(models.Manager.from_queryset(JobCountQuerySet)):
             self.all().delete()
             with connection.cursor() as cursor:
                 cursor.execute(JOB_COUNT_REBUILD_SQL[connection.vendor])
+                # The totals follow the rows above by trigger; summed anew
+                # too, in case they were what was out of step.
+                JobTotal.objects.all().delete()
+                cursor.execute(JOB_TOTAL_REBUILD_SQL)
             return self.count()
 
 
@@ -980,6 +984,49 @@ class JobCount(models.Model):
         return f"{self.owner_id} {self.status}: {self.jobs}"
 
 
+class JobTotalQuerySet(models.QuerySet):
+    def by_status(self) -> dict:
+        """{status: jobs} over every shard, every status present (0 when
+        none). One query over at most SHARDS rows per status."""
+        counts = dict(self.order_by().values_list("status").annotate(n=models.Sum("jobs")))
+        return {status: counts.get(status) or 0 for status in Job.Status.values}
+
+
+class JobTotal(models.Model):
+    """The whole table's jobs, stored files and bytes per status, for
+    job_stats: the sum of synthesis_jobcount's rows, kept by database
+    triggers on synthesis_jobcount (migration 0012), so it is exactly as
+    exact as those, in the same transaction, and job_stats reads at most
+    SHARDS rows per status whatever the number of users.
+
+    Why shards: one row per status would be a row every submit, claim and
+    completion of every user updates, so concurrent transactions would queue
+    on it. A user's counts go to shard ``owner_id % SHARDS``: two users'
+    submits meet on a row one time in SHARDS, and one user's already queue on
+    their own synthesis_jobcount row. A job's move touches two rows of the
+    same shard, after the user's rows and in the same (status) order, so it
+    adds no lock-order cycle. Kept off synthesis_job's own triggers on
+    purpose: SQLite rebuilds that table (and restores 0005's triggers) when a
+    migration changes it; synthesis_jobcount is not rebuilt that way (a
+    migration that changes it on SQLite must recreate 0012's triggers)."""
+
+    SHARDS = 16
+
+    shard = models.SmallIntegerField()
+    status = models.CharField(max_length=16)
+    jobs = models.BigIntegerField(default=0)
+    files = models.BigIntegerField(default=0)
+    bytes = models.BigIntegerField(default=0)
+
+    objects = JobTotalQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["shard", "status"], name="jobtotal_shard_status")]
+
+    def __str__(self):
+        return f"{self.shard} {self.status}: {self.jobs}"
+
+
 # What one job row adds to its (owner, status) row: 1 job, and its file with
 # its recorded size when it has audio. Used by the triggers and by rebuild().
 _PG_SIZE = (
@@ -998,6 +1045,12 @@ JOB_COUNT_REBUILD_SQL = {
     )
     for vendor, size in (("postgresql", _PG_SIZE), ("sqlite", _SQLITE_SIZE))
 }
+# JobTotal's rows from synthesis_jobcount's (a few rows per user, not a job scan).
+JOB_TOTAL_REBUILD_SQL = (
+    "INSERT INTO synthesis_jobtotal (shard, status, jobs, files, bytes) "
+    f"SELECT owner_id % {JobTotal.SHARDS}, status, SUM(jobs), SUM(files), SUM(bytes) FROM synthesis_jobcount "
+    f"GROUP BY owner_id % {JobTotal.SHARDS}, status"
+)
 
 
 # --- API tokens ---------------------------------------------------------------

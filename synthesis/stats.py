@@ -1,10 +1,12 @@
 """Operator figures about the job table, for ``manage.py job_stats``.
 
-Counts by status, stored files and their bytes are maintained counters
-(synthesis_jobcount, kept exact by database triggers on every insert, status
-move and delete), summed over their few rows per user: no scan of the job
-table. The rest reads index ranges (oldest pending, the last hour). Storage
-bytes are the jobs' recorded sizes, not a listing of the bucket.
+Counts by status, stored files and their bytes are maintained counters,
+exact: synthesis_jobtotal (at most 16 rows a status: JobTotal), the sum of
+the per-user counters in synthesis_jobcount, both kept by database triggers
+in the transaction of every job insert, status move and delete. So the
+figures cost the same at any number of jobs and of users. The rest reads
+index ranges (oldest pending, the last hour). Storage bytes are the jobs'
+recorded sizes, not a listing of the bucket.
 """
 
 import statistics
@@ -13,13 +15,13 @@ from datetime import timedelta
 from django.db.models import Count, Min, Sum
 from django.utils import timezone
 
-from synthesis.models import Job, JobCount
+from synthesis.models import Job, JobTotal
 
 
 def job_stats(now=None) -> dict:
     now = now or timezone.now()
-    counts = JobCount.objects.by_status()
-    stored = JobCount.objects.aggregate(files=Sum("files"), bytes=Sum("bytes"))
+    counts = JobTotal.objects.by_status()
+    stored = JobTotal.objects.aggregate(files=Sum("files"), bytes=Sum("bytes"))
 
     oldest_pending = Job.objects.filter(status=Job.Status.PENDING).aggregate(t=Min("created_at"))["t"]
 
@@ -39,7 +41,7 @@ def job_stats(now=None) -> dict:
         "oldest_pending_age_seconds": round((now - oldest_pending).total_seconds(), 1) if oldest_pending else None,
         "finished_last_hour": {status: finished.get(status, 0) for status in map(str, Job.FINAL_STATUSES)},
         "median_latency_ms_last_hour": round(statistics.median(latencies)) if latencies else None,
-        "counts": "maintained counters (synthesis_jobcount), exact",
+        "counts": "maintained counters (synthesis_jobtotal), exact",
         "storage_files": stored["files"] or 0,
         "storage_bytes": stored["bytes"] or 0,
     }

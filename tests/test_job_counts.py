@@ -1,13 +1,14 @@
 """JobCount: the per-owner, per-status counts the database keeps with
 triggers, whatever changes the job table (ORM saves, bulk updates, deletes,
-cascades), compared with a real COUNT after each step."""
+cascades), compared with a real COUNT after each step; and JobTotal, their
+sum per status (in shards), kept from them by triggers too."""
 
 import pytest
 from django.db.models import BigIntegerField, Count, Q, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
 
-from synthesis.models import Job, JobCount
+from synthesis.models import Job, JobCount, JobTotal
 from tests.factories import make_job
 
 pytestmark = pytest.mark.django_db
@@ -20,6 +21,23 @@ def counted():
         for row in JobCount.objects.all()
         if (row.jobs, row.files, row.bytes) != (0, 0, 0)
     }
+
+
+def totals():
+    """What the total triggers kept, summed over the shards, without zeros."""
+    summed = {}
+    for row in JobTotal.objects.all():
+        jobs, files, size = summed.get(row.status, (0, 0, 0))
+        summed[row.status] = (jobs + row.jobs, files + row.files, size + row.bytes)
+    return {status: values for status, values in summed.items() if values != (0, 0, 0)}
+
+
+def total_truth():
+    summed = {}
+    for (_owner, status), (jobs, files, size) in truth().items():
+        old = summed.get(status, (0, 0, 0))
+        summed[status] = (old[0] + jobs, old[1] + files, old[2] + size)
+    return summed
 
 
 def truth():
@@ -42,6 +60,7 @@ def test_counts_follow_every_kind_of_change(alice, bob):
     make_job(bob, Job.Status.FAILED)
     assert counted() == truth()
     assert counted()[(bob.pk, "completed")] == (1, 1, 1000)
+    assert totals() == total_truth() == {"pending": (3, 0, 0), "completed": (1, 1, 1000), "failed": (1, 0, 0)}
 
     assert jobs[0].cancel()  # a conditional UPDATE
     Job.objects.claim(jobs[1].pk, "w")
@@ -55,6 +74,7 @@ def test_counts_follow_every_kind_of_change(alice, bob):
     Job.objects.bulk_create(Job(owner=alice, provider="espeak", input_params={"turns": []}) for _ in range(5))
     Job.objects.filter(owner=alice, status=Job.Status.PENDING).update(status=Job.Status.CANCELLED)
     assert counted() == truth()
+    assert totals() == total_truth()
 
     jobs[0].refresh_from_db()
     jobs[0].title = "renamed"
@@ -64,6 +84,7 @@ def test_counts_follow_every_kind_of_change(alice, bob):
 
     bob.delete()  # the cascade deletes bob's jobs and counts, in whatever order
     assert counted() == truth() and not JobCount.objects.filter(owner_id=bob.pk, jobs__gt=0).exists()
+    assert totals() == total_truth()
 
 
 def test_by_status_names_every_status(alice):
@@ -81,5 +102,19 @@ def test_rebuild_recounts_from_the_jobs(alice, bob):
     make_job(alice, Job.Status.COMPLETED, audio=True)
     make_job(bob, Job.Status.COMPLETED)
     JobCount.objects.update(jobs=99)
+    JobTotal.objects.update(files=7)
     JobCount.objects.rebuild()
     assert counted() == truth()
+    assert totals() == total_truth()
+
+
+def test_totals_are_sharded_by_owner(django_user_model):
+    """Users whose ids differ by SHARDS share a row; neighbours do not."""
+    users = [django_user_model.objects.create_user(f"u{i}") for i in range(JobTotal.SHARDS + 1)]
+    for user in users:
+        make_job(user, Job.Status.FAILED)
+    rows = {row.shard: row.jobs for row in JobTotal.objects.filter(status="failed")}
+    assert sum(rows.values()) == len(users)
+    assert rows[users[0].pk % JobTotal.SHARDS] == 2
+    assert len(rows) == JobTotal.SHARDS
+    assert JobTotal.objects.by_status()["failed"] == len(users)
