@@ -28,3 +28,45 @@ def test_reap_jobs_fails_stuck_jobs_and_prints_counts(alice, settings):
     assert (resumable.status, resumable.error_code) == ("pending", "")
     assert (late.status, late.error_code) == ("failed", "QUEUE_EXPIRED")
     assert healthy.status == "processing"
+
+
+def reap_queries(n, alice, now):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(n):
+        make_job(alice, Job.Status.PENDING, ended_days_ago=None, created_at=now - timedelta(hours=25))
+    with time_machine.travel(now, tick=False), CaptureQueriesContext(connection) as captured:
+        counts = Job.objects.reap()
+    assert counts["pending_expired"] == n
+    return len(captured)
+
+
+def test_a_backlog_of_expired_jobs_is_failed_in_batches(alice, settings, monkeypatch):
+    """A day without workers leaves thousands of pending jobs to expire at
+    once: the reaper's queries grow with the batches, not the jobs."""
+    monkeypatch.setattr(Job.objects.__class__, "REAP_BATCH", 10, raising=False)
+    now = timezone.now()
+    assert reap_queries(3, alice, now) == reap_queries(9, alice, now)
+    assert Job.objects.filter(status=Job.Status.PENDING).count() == 0
+    # Past a batch, one batch more.
+    assert reap_queries(25, alice, now) > reap_queries(9, alice, now)
+    assert Job.objects.filter(status=Job.Status.FAILED, error_code="QUEUE_EXPIRED").count() == 3 + 9 + 25 + 9
+
+
+def test_reaping_deletes_the_segments_of_failed_jobs(alice, settings):
+    from django.core.files.base import ContentFile
+
+    from synthesis.models import Segment
+
+    now = timezone.now()
+    late = make_job(alice, Job.Status.PENDING, ended_days_ago=None, created_at=now - timedelta(hours=25))
+    kept = make_job(alice, Job.Status.PENDING, ended_days_ago=None)
+    for job in (late, kept):
+        segment = Segment(job=job, turn_index=0, content_key="k", frames=1, sample_rate=22050)
+        segment.file.save(f"{job.pk}-0.flac", ContentFile(b"x"), save=True)
+    name = Segment.objects.get(job=late).file.name
+    with time_machine.travel(now, tick=False):
+        assert Job.objects.reap()["pending_expired"] == 1
+    assert list(Segment.objects.values_list("job_id", flat=True)) == [kept.pk]
+    assert not Segment._meta.get_field("file").storage.exists(name)
