@@ -104,17 +104,37 @@ def test_job_list_shows_owner_status_and_figures(staff_client, some_jobs):
     assert str(some_jobs["completed"].pk)[:8] in content
 
 
-def test_job_search_by_owner_username_and_title(staff_client, some_jobs):
+def test_job_search_by_owner_username_and_title(staff_client, some_jobs, alice):
     dave = User.objects.create_user("dave")
+    davina = User.objects.create_user("davina")
     daves = make_job(dave, Job.Status.COMPLETED, title="Quarterly figures")
+    davinas = make_job(davina, Job.Status.COMPLETED, title="Dave's notes")
+    alices = {j.pk for j in some_jobs.values() if j.owner_id == alice.pk}
     url = reverse("admin:synthesis_job_changelist")
     for term, expected in (
-        ("dav", {daves.pk}),
-        ("FIGURES", {daves.pk}),
-        ("How are you", {j.pk for j in some_jobs.values()}),
+        ("DAVE", {daves.pk}),  # a whole username: that user's jobs only, not titles
+        ("dav", {daves.pk, davinas.pk}),  # usernames and titles starting with it
+        ("quarterly FIG", {daves.pk}),  # the beginning of a title, any case
+        ("figures", set()),  # not a title's middle
+        ("Hello", {j.pk for j in some_jobs.values()}),
+        ("alice", alices),
     ):
         response = staff_client.get(url, {"q": term})
         assert {job.pk for job in response.context["cl"].result_list} == expected, term
+
+
+def test_a_common_title_prefix_searches_a_bounded_number_of_titles(staff_client, alice, monkeypatch):
+    from synthesis.admin import JobAdmin
+
+    monkeypatch.setattr(JobAdmin, "TITLE_MATCHES", 3)
+    for i in range(5):
+        make_job(alice, Job.Status.COMPLETED, title=f"Lesson {i}")
+    response = staff_client.get(reverse("admin:synthesis_job_changelist"), {"q": "lesson"})
+    assert sorted(job.title for job in response.context["cl"].result_list) == ["Lesson 0", "Lesson 1", "Lesson 2"]
+    assert "More than 3 titles start with “lesson”" in response.content.decode()
+    response = staff_client.get(reverse("admin:synthesis_job_changelist"), {"q": "lesson 4"})
+    assert [job.title for job in response.context["cl"].result_list] == ["Lesson 4"]
+    assert "More than" not in response.content.decode()
 
 
 def test_job_search_does_not_read_emails_or_dialogues(staff_client, some_jobs):

@@ -70,6 +70,9 @@ def test_query_counts_do_not_grow_with_the_table(client, alice, staff, active):
             {"status__exact": "completed", "provider": "espeak", "q": "Dialogue", "p": 2},
             {},
         ),
+        "admin, a username searched": (staff, reverse("admin:synthesis_job_changelist"), {"q": "alice"}, {}),
+        "admin, a title searched": (staff, reverse("admin:synthesis_job_changelist"), {"q": "dialogue 1"}, {}),
+        "admin user changelist": (staff, reverse("admin:auth_user_changelist"), {}, {}),
     }
     expected = {
         "list page": 4,  # session, user, tab counts, one page of rows (queue places included)
@@ -77,6 +80,10 @@ def test_query_counts_do_not_grow_with_the_table(client, alice, staff, active):
         "polled fragment": 3,  # session, user, the watched jobs
         "api list": 4,  # session, user, counts, one page
         "api list, deep offset": 4,
+        # session, user, the group filter, the users counted twice (Django's
+        # page count and full count: users, not jobs), the page with its job
+        # counts as subqueries over synthesis_jobcount
+        "admin user changelist": 6,
     }
     counts = []
     for n in (30, 90):
@@ -109,6 +116,19 @@ def plan_of(queryset_or_sql, params=()):
             cursor.execute("SET LOCAL enable_seqscan = on")
 
 
+def user_admin_counts():
+    from synthesis.admin import JobCountsUserAdmin
+
+    return JobCountsUserAdmin.job_count_annotations()
+
+
+def title_prefix_sql(term):
+    """The admin's title search, as synthesis.admin.titles_starting_with runs it."""
+    from synthesis.admin import TITLE_PREFIX_SQL
+
+    return (TITLE_PREFIX_SQL, [connection.ops.prep_for_like_query(term) + "%", 1001])
+
+
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="plans are PostgreSQL's")
 def test_hot_queries_use_an_index(alice, active):
     add_jobs(60, alice, [User.objects.create_user("other")])
@@ -123,13 +143,15 @@ def test_hot_queries_use_an_index(alice, active):
         "polled rows": mine.filter(pk__in=[j.pk for j in active]) | mine.active(),
         "tab counts": JobCount.objects.for_user(alice),
         "admin newest first": Job.objects.order_by("-created_at", "-pk")[:51],
-        "admin title search": Job.objects.filter(title__icontains="ialogue 4").order_by("-created_at", "-pk")[:51],
+        "admin one user's jobs": Job.objects.filter(owner=alice).order_by("-created_at", "-pk")[:51],
+        "admin user counts": User.objects.annotate(**user_admin_counts()).order_by("username")[:100],
         "admin id prefix": Job.objects.filter(pk__gte=uuid.UUID(int=0), pk__lte=uuid.UUID(int=2**100)),
         "cleanup": Job.objects.expired().order_by("completed_at", "pk")[:500],
         "reaper": Job.objects.filter(status=Job.Status.PROCESSING, heartbeat_at__lt=timezone.now()),
         "oldest pending": Job.objects.filter(status=Job.Status.PENDING).order_by("created_at")[:1],
     }
+    hot["admin title prefix"] = title_prefix_sql("Dialogue 4")
     for name, queryset in hot.items():
-        plan = plan_of(queryset)
+        plan = plan_of(*queryset) if isinstance(queryset, tuple) else plan_of(queryset)
         assert "Seq Scan on synthesis_job" not in plan, f"{name}:\n{plan}"
         assert "Index" in plan, f"{name}:\n{plan}"
