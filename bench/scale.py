@@ -11,7 +11,8 @@ jobs, 60 days of history, 10,000 queued), then
 - in this process (Django's test client, DEBUG off, median of --repeat runs
   after one warm-up): the heavy user's API list (first page, offset 10,000, a
   cursor at the same depth), HTML list (first page, page 500) and its polled
-  fragment, the admin changelist (plain, filtered, searched, page 100),
+  fragment, the admin changelist (plain, filtered, searched, page 100) and
+  the user changelist with its job counts,
   cleanup_jobs --dry-run, job_stats and reap_jobs, each with its query count.
 
 No worker runs: the queued tasks are placeholders, and pickup is measured by
@@ -124,6 +125,8 @@ def in_process(heavy, staff, heavy_token, repeat):
         "admin, search a title": get(admin, changelist, {"q": "Podcast 4242"}),
         "admin, search a username": get(admin, changelist, {"q": "scale00042"}),
         "admin, page 100 (or the last)": get(admin, changelist, {"p": admin_page}),
+        "admin, search the heavy user": get(admin, changelist, {"q": "scale00000"}),
+        "admin user changelist": get(admin, "/admin/auth/user/"),
         "cleanup_jobs --dry-run": command("cleanup_jobs", "--dry-run"),
         "job_stats": command("job_stats", "--json"),
         "reap_jobs": command("reap_jobs"),
