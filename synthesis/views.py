@@ -15,7 +15,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect
@@ -23,9 +22,10 @@ from django.template.response import TemplateResponse
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext_lazy
 from django.utils.translation.trans_real import parse_accept_lang_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseClientRedirect
@@ -41,6 +41,7 @@ from synthesis.providers import ProviderError, get_provider
 from synthesis.providers.base import DEFAULT_SETTINGS, VoiceSettings
 from synthesis.script import format_script
 from synthesis.sentences import split_sentences
+from synthesis.templatetags.job_format import about, ago
 from synthesis.validation import JobRequestInvalid
 
 PAGE_SIZE = 20
@@ -51,12 +52,6 @@ STATUS_TABS = [
     (Job.Status.FAILED, Job.Status.FAILED.label),
     (Job.Status.CANCELLED, Job.Status.CANCELLED.label),
 ]
-# What a row of the list shows, and nothing more: input_params can hold
-# 100,000 characters of dialogue, so only its voice assignments are read.
-LIST_FIELDS = (
-    "id", "title", "status", "provider", "progress_done", "progress_total", "created_at",
-    "started_at", "completed_at", "error_code", "error_message",
-)  # fmt: skip
 PREVIEW_TEXTS = {
     "en": "Hello! This is how I sound when I read your dialogue.",
     "de": "Hallo! So klinge ich, wenn ich Ihren Dialog lese.",
@@ -150,16 +145,36 @@ def list_context(user, status: str, page: int, watch: list[str] = ()) -> dict:
 
 def list_rows(jobs) -> list[Job]:
     """The jobs as rows of the list: only what a row shows, with queue places."""
-    jobs = list(
-        jobs.only(*LIST_FIELDS)
+    return dressed_rows(
+        jobs.only(*Job.ROW_FIELDS)
         .with_queue_position()
         .annotate(
             assignments=KeyTransform("voice_assignments", "input_params"),
             duration_ms=KeyTransform("duration_ms", "result_metadata"),
         )
     )
+
+
+def dressed_rows(jobs) -> list[Job]:
+    """What a row shows that changes with the clock, worked out once (the age,
+    the time left), and for an active row ``shown``: a digest of everything
+    its rendering depends on that can change. The page keeps each active
+    row's digest; the poll sends them back and gets only the rows whose
+    digest differs, or 204 No Content when none does (poll_list)."""
+    jobs = list(jobs)
+    now = timezone.now()
+    language = get_language()
     for job in jobs:
         job.speaker_names = [a.get("speaker", "") for a in job.assignments or []]
+        job.age = ago(job.created_at, now)
+        seconds_left = job.seconds_left
+        job.time_left = about(seconds_left) if seconds_left is not None else ""
+        if job.is_active:
+            state = (
+                language, job.pk, job.status, job.title, job.provider, job.speaker_names, job.progress_done,
+                job.progress_total, job.queue_position, job.time_left, job.age, job.duration_ms,
+            )  # fmt: skip
+            job.shown = hashlib.blake2b(repr(state).encode(), digest_size=8).hexdigest()
     return jobs
 
 
@@ -173,19 +188,28 @@ def watched_ids(watch) -> list[uuid.UUID]:
     return ids[:PAGE_SIZE]
 
 
-def poll_list(request, status, page, watch):
+def poll_list(request, status, page, watch, shown):
     """The list's poll (every 2 s while jobs on the page wait or run): one
-    query for the watched jobs and any other active job of the user. While the
-    same jobs are active, only their rows are sent, swapped in place by id
-    (HX-Reswap: none leaves the rest of the list, and its polling, as it is):
-    session, user and that query, whatever the number of jobs. When one has
-    finished, or a new one was submitted elsewhere, the whole list is
-    rendered, with the notices."""
+    query for the watched jobs and any other active job of the user
+    (Job.objects.polled_rows). While the same jobs are active, only the rows
+    that changed since the page got them (their digest is not among
+    ``shown``, the digests the page holds) are sent, swapped in place by id
+    (HX-Reswap: none leaves the rest of the list, and its polling, as it is);
+    when none changed, 204 No Content, which htmx does not swap: session,
+    user and that query, whatever the number of jobs. The age ("9 min ago")
+    and the time left are in the digest, so a row is sent again as soon as
+    what it would show differs. When a watched job has finished, or a new one
+    was submitted elsewhere, the whole list is rendered, with the notices."""
     ids = watched_ids(watch)
-    rows = list_rows(Job.objects.for_user(request.user).filter(Q(pk__in=ids) | Q(status__in=Job.ACTIVE_STATUSES)))
+    rows = dressed_rows(Job.objects.polled_rows(request.user, ids))
     if {job.pk for job in rows if job.is_active} != set(ids):
         return render_list(request, status, page, watch=watch)
-    response = render_page(request, "synthesis/job_list.html", {"jobs": rows}, partial="job-rows-oob")
+    changed = [job for job in rows if job.shown not in shown]
+    if not changed:
+        response = HttpResponse(status=204)
+        patch_vary_headers(response, ("HX-Request",))
+        return response
+    response = render_page(request, "synthesis/job_list.html", {"jobs": changed}, partial="job-rows-oob")
     response["HX-Reswap"] = "none"
     return response
 
@@ -212,7 +236,7 @@ def job_list(request):
     if request.htmx and request.htmx.trigger == "job-list" and watch:
         # The wrapper's own every-2s trigger (the tabs and pages inside it
         # inherit its hx-vals, but are triggered by their own ids).
-        return poll_list(request, status, page, watch)
+        return poll_list(request, status, page, watch, set(request.GET.getlist("shown")))
     return render_list(request, status, page, watch=watch)
 
 

@@ -479,17 +479,140 @@ def test_poll_renders_the_whole_list_when_a_job_finished_or_appeared(alice_clien
     assert html.lstrip().startswith('<section id="job-list"') and f'id="job-{new.pk}"' in html
 
 
-def test_waiting_job_far_back_in_the_queue_is_not_counted_to_the_end(alice_client, alice, bob, settings):
+def test_waiting_job_far_back_in_the_queue_is_not_counted_to_the_end(alice_client, alice, bob):
     Job.objects.bulk_create(
-        Job(owner=bob, provider="espeak", input_params={"turns": []}) for _ in range(Job.QUEUE_POSITION_CAP + 5)
+        Job(owner=bob, provider="espeak", input_params={"turns": []}) for _ in range(Job.QUEUE_POSITION_CAP + 1)
     )
     job = submitted_job(alice, Job.Status.PENDING)
-    for url in (reverse("job_list"), reverse("job_detail", args=[job.pk])):
-        html = alice_client.get(url).content.decode()
-        assert "Waiting: more than 1,000 jobs ahead in the queue." in html, url
+    assert Job.QUEUE_POSITION_CAP == 100
+
+    def pages():
+        for url, params, headers in (
+            (reverse("job_list"), {}, {}),
+            (reverse("job_detail", args=[job.pk]), {}, {}),
+            (reverse("job_list"), {"watch": str(job.pk)}, POLL),  # the poll's own query
+        ):
+            yield url, alice_client.get(url, params, **headers).content.decode()
+
+    for url, html in pages():
+        assert "Waiting: more than 100 jobs ahead in the queue." in html, url
+    Job.objects.filter(owner=bob).first().delete()  # exactly 100 ahead: still counted
+    for url, html in pages():
+        assert "Waiting: place 101 in the queue." in html, url
     Job.objects.filter(owner=bob).exclude(pk__in=Job.objects.filter(owner=bob).values("pk")[:10]).delete()
-    html = alice_client.get(reverse("job_list")).content.decode()
-    assert "Waiting: place 11 in the queue." in html
+    for url, html in pages():
+        assert "Waiting: place 11 in the queue." in html, url
+
+
+def shown_digests(html: str) -> dict[str, str]:
+    """{job id: the digest its row holds}, as the list's poll sends them back."""
+    row = r'<li class="job" id="job-([0-9a-f-]+)"[^>]*>\s*<input type="hidden" class="job-shown" name="shown"'
+    rows = re.findall(row + r' value="(\w+)">', html)
+    return dict(rows)
+
+
+def test_poll_answers_no_content_while_every_row_shows_what_it_would(
+    alice_client, alice, bob, django_assert_num_queries
+):
+    submitted_job(alice, Job.Status.COMPLETED)
+    pending, running = submitted_job(alice, Job.Status.PENDING), submitted_job(alice, Job.Status.PROCESSING)
+    page = alice_client.get(reverse("job_list")).content.decode()
+    shown = shown_digests(page)
+    assert set(shown) == {str(pending.pk), str(running.pk)}  # only the active rows, the ones polled
+    assert 'hx-include="#job-list .job-shown"' in page
+    watch = f"{pending.pk},{running.pk}"
+    with django_assert_num_queries(3):  # session, user, the watched (and any other active) jobs
+        response = alice_client.get(reverse("job_list"), {"watch": watch, "shown": list(shown.values())}, **POLL)
+    assert response.status_code == 204 and response.content == b""  # htmx swaps nothing
+    assert "HX-Request" in response["Vary"]
+
+    # One row changes: only that one is sent, with its new digest.
+    assert running.record_progress(2)
+    response = alice_client.get(reverse("job_list"), {"watch": watch, "shown": list(shown.values())}, **POLL)
+    html = response.content.decode()
+    assert response.status_code == 200 and response["HX-Reswap"] == "none"
+    assert set(shown_digests(html)) == {str(running.pk)} and "2/3 turns" in html
+    shown.update(shown_digests(html))
+    response = alice_client.get(reverse("job_list"), {"watch": watch, "shown": list(shown.values())}, **POLL)
+    assert response.status_code == 204
+
+    # So does the place in the queue: bob's job, older than alice's, now waits ahead of it.
+    Job.objects.filter(pk=submitted_job(bob, Job.Status.PENDING).pk).update(
+        created_at=pending.created_at - timedelta(seconds=1)
+    )
+    html = alice_client.get(
+        reverse("job_list"), {"watch": watch, "shown": list(shown.values())}, **POLL
+    ).content.decode()
+    assert set(shown_digests(html)) == {str(pending.pk)} and "place 2 in the queue" in html
+
+
+def test_poll_sends_a_row_again_when_its_age_would_read_differently(alice_client, alice):
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        job = submitted_job(alice, Job.Status.PENDING)
+        page = alice_client.get(reverse("job_list")).content.decode()
+        assert ">just now</time>" in page
+        poll = {"watch": str(job.pk), "shown": list(shown_digests(page).values())}
+        clock.shift(timedelta(seconds=59))
+        assert alice_client.get(reverse("job_list"), poll, **POLL).status_code == 204
+        clock.shift(timedelta(seconds=2))
+        response = alice_client.get(reverse("job_list"), poll, **POLL)
+        assert response.status_code == 200 and ">1 min ago</time>" in response.content.decode()
+
+
+def test_poll_sends_the_rows_again_in_another_language(alice_client, alice):
+    job = submitted_job(alice, Job.Status.PENDING)
+    page = alice_client.get(reverse("job_list")).content.decode()
+    poll = {"watch": str(job.pk), "shown": list(shown_digests(page).values())}
+    assert alice_client.get(reverse("job_list"), poll, **POLL).status_code == 204
+    response = alice_client.get(reverse("job_list"), poll, HTTP_ACCEPT_LANGUAGE="zh-TW", **POLL)
+    assert response.status_code == 200 and shown_digests(response.content.decode())
+
+
+def test_polled_rows_are_the_rows_the_list_shows(alice, bob):
+    """Job.objects.polled_rows writes list_rows' query out in SQL: the same
+    rows, fields and annotations, the place in the queue included (up to the
+    cap and past it)."""
+    from django.db.models import Q
+
+    from synthesis.views import dressed_rows, list_rows
+
+    Job.objects.bulk_create(
+        Job(owner=bob, provider="espeak", input_params={"turns": []}) for _ in range(Job.QUEUE_POSITION_CAP)
+    )
+    done, failed = submitted_job(alice, Job.Status.COMPLETED), submitted_job(alice, Job.Status.FAILED)
+    submitted_job(alice, Job.Status.CANCELLED)  # neither watched nor active: not a polled row
+    jobs = [
+        submitted_job(alice, Job.Status.PENDING),  # place 101
+        submitted_job(alice, Job.Status.PENDING),  # more than 100 ahead
+        submitted_job(alice, Job.Status.PROCESSING),
+        done,
+        failed,
+        Job.objects.create(owner=bob, provider="espeak", input_params={"turns": []}),  # bob's: never alice's row
+    ]
+    ids = [jobs[0].pk, jobs[3].pk, jobs[4].pk, jobs[5].pk, uuid.uuid4()]
+    fields = [
+        *Job.ROW_FIELDS,
+        "assignments",
+        "duration_ms",
+        "queue_position",
+        "speaker_names",
+        "age",
+        "time_left",
+        "shown",
+    ]
+
+    def described(rows):
+        return sorted((tuple(getattr(job, name, None) for name in fields) for job in rows), key=lambda row: str(row[0]))
+
+    polled = dressed_rows(Job.objects.polled_rows(alice, ids))
+    listed = list_rows(Job.objects.for_user(alice).filter(Q(pk__in=ids) | Q(status__in=Job.ACTIVE_STATUSES)))
+    assert described(polled) == described(listed)
+    assert {job.pk for job in polled} == {job.pk for job in jobs[:5]}
+    by_id = {job.pk: job for job in polled}
+    assert by_id[jobs[0].pk].queue_position == 101 and by_id[jobs[0].pk].queue_position_known
+    assert not by_id[jobs[1].pk].queue_position_known
+    assert by_id[done.pk].duration_ms > 0 and by_id[jobs[2].pk].speaker_names == ["Alice", "Bob", "Carol"]
+    assert Job.objects.polled_rows(alice, []) and all(job.is_active for job in Job.objects.polled_rows(alice, []))
 
 
 def test_job_page_marks_each_sentence_with_its_timing_for_the_player(alice_client, alice):

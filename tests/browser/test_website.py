@@ -2,6 +2,7 @@
 
 import re
 import time
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
@@ -164,7 +165,7 @@ def test_everything_works_without_javascript(browser, live_server, alice):
     context.close()
 
 
-def test_keyboard_focus_survives_the_polling(page, live_server, alice, log_in):
+def test_keyboard_focus_survives_the_polling(page, live_server, alice, bob, log_in):
     """A keyboard user tabbing through a list that refreshes itself every 2 s
     must not be thrown back to the top of the page at every refresh."""
     job = submitted_job(alice, Job.Status.PENDING)  # pending, no worker: the list and the job page poll
@@ -174,8 +175,36 @@ def test_keyboard_focus_survives_the_polling(page, live_server, alice, log_in):
         polls = htmx_requests(page, r"/jobs/")
         page.get_by_role("link", name=name, exact=True).focus()
         page.wait_for_function("() => document.activeElement.textContent.trim() !== ''")
-        with page.expect_response(lambda r: r.request.headers.get("hx-request") == "true"):
-            pass  # one poll has swapped the section
+        if path == "/jobs/":
+            # The list's poll sends a row only when it changed (204 otherwise):
+            # a job of bob's, older than alice's, now waits ahead of it.
+            ahead = submitted_job(bob, Job.Status.PENDING)
+            Job.objects.filter(pk=ahead.pk).update(created_at=job.created_at - timedelta(seconds=1))
+        with page.expect_response(lambda r: r.request.headers.get("hx-request") == "true" and r.status == 200):
+            pass  # one poll has swapped the section (or the row holding the focus)
         page.wait_for_timeout(300)  # the swap settles after the response
         assert polls, path
+        if path == "/jobs/":
+            expect(page.locator(f"#job-{job.pk}")).to_contain_text("place 2 in the queue")
         assert page.evaluate("document.activeElement.textContent.trim()") == name, f"focus lost on {path}"
+
+
+def test_list_poll_answers_no_content_while_nothing_changed(page, live_server, alice, log_in):
+    """Each poll of a list whose rows show what they would is a 204 that htmx
+    leaves alone: no swap, the polling goes on."""
+    job = submitted_job(alice, Job.Status.PENDING)
+    log_in("alice", "alice-password")
+    statuses = []
+    page.on("response", lambda r: statuses.append(r.status) if r.request.headers.get("hx-request") else None)
+    row = page.locator(f"#job-{job.pk}")
+    expect(row).to_contain_text("place 1 in the queue")
+    row.evaluate("element => { element.dataset.marker = 'kept'; }")
+    page.wait_for_timeout(4500)
+    assert statuses and set(statuses) == {204}, statuses
+    assert row.get_attribute("data-marker") == "kept"  # never swapped
+    expect(page.locator("#job-list")).to_have_attribute("data-polling", "true")
+    # A change is swapped in by the next poll.
+    claimed = Job.objects.claim(job.pk, "test-worker")
+    assert claimed and claimed.record_progress(1)
+    expect(row.locator(".badge")).to_have_text("Processing")
+    expect(row).to_contain_text("1/3 turns")
