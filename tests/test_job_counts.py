@@ -118,3 +118,48 @@ def test_totals_are_sharded_by_owner(django_user_model):
     assert rows[users[0].pk % JobTotal.SHARDS] == 2
     assert len(rows) == JobTotal.SHARDS
     assert JobTotal.objects.by_status()["failed"] == len(users)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_totals_stay_exact_under_concurrent_moves(django_user_model):
+    """Users on the same and on different shards submitting, claiming and
+    finishing at once: every transaction commits (no lock-order deadlock
+    between the per-user rows and the shared total rows), and the totals are
+    the rows' sums."""
+    import threading
+
+    from django.db import connection
+
+    from synthesis.validation import clean_job_request
+    from tests.conftest import dialogue
+
+    params = clean_job_request(dialogue())[1]
+    users = [django_user_model.objects.create_user(f"c{i}") for i in range(2 * JobTotal.SHARDS)]
+    barrier = threading.Barrier(len(users))
+    errors = []
+
+    def work(user, n):
+        try:
+            barrier.wait()
+            for i in range(4):
+                job = Job.objects.submit(user, params, provider="espeak")
+                if i % 2:
+                    job.cancel()
+                    continue
+                Job.objects.claim(job.pk, f"w{n}")
+                claimed = Job.objects.get(pk=job.pk)
+                claimed.complete(f"audio/{job.pk}.mp3", {"size_bytes": 100 + n, "duration_ms": 1})
+        except Exception as error:  # a deadlock, a lost update
+            errors.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(user, n)) for n, user in enumerate(users)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert counted() == truth()
+    assert totals() == total_truth()
+    assert totals()["completed"][0] == totals()["cancelled"][0] == 2 * len(users)
