@@ -1,40 +1,41 @@
 """The JSON API under a real server, against PostgreSQL, with a worker; prints JSON.
 
-    .venv/bin/python bench/api.py [--clients 8] [--submits 50] [--statuses 200] ...
+    .venv/bin/python bench/api.py [--connections 8] [--duration 10] [--rounds 3] ...
     make bench
 
-What it does, from nothing to nothing:
+Measures as issue 10 did: gunicorn (3 sync workers, DEBUG off) and ``wrk``
+(the Debian package; 8 connections, 10 s a measurement, 3 rounds), beside a
+bare Django view (``HttpResponse("ok")`` in bench/urls.py, the same settings
+and middleware) in the same round. What it does, from nothing to nothing:
 
-1. drops and recreates the database ``ttsjobs_bench`` on BENCH_PG_URL
-   (default postgres://postgres@127.0.0.1:5432), migrates it, and creates the
-   bench users, each with an API token;
-2. starts ``gunicorn ttsjobs.wsgi`` (DEBUG off, persistent database
-   connections) and ``manage.py run_worker`` (its own TTS_WORKER_NAME) on that
-   database, and waits for /healthz to say both are up;
-3. measures, in this order:
-   - pickup: one job at a time on an idle worker, the time from submit
-     (created_at) to the claim (started_at), read from the database;
-   - the yardstick: GET /healthz (two small queries, no login) from
-     ``--clients`` concurrent keep-alive connections, for the server's req/s;
-   - submit: POST /api/v1/jobs from the same number of clients;
-   - status: GET /api/v1/jobs/<id> of those jobs;
-   with, for each of the last three, the CPU the server's processes and
-   PostgreSQL's backends spent per request (from /proc; the machine's other
-   load inflates latency far more than this), and the queries each request
-   makes (one in-process request each);
-4. prints one JSON object, then stops the server and the worker and drops the
-   database, also when something failed, on Ctrl-C or on SIGTERM.
+1. drops and recreates the database ``ttsjobs_bench`` (``--database``) on
+   BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432), migrates it,
+   and creates the bench users, each with an API token;
+2. starts ``gunicorn ttsjobs.wsgi`` with bench/settings.py (persistent
+   database connections) and ``manage.py run_worker`` on that database, and
+   waits for /healthz to say both are up;
+3. measures pickup (one job at a time on an idle worker, submit to claim,
+   from the database), then pauses the worker and, each round, with wrk:
+   the bare view; submit (POST /api/v1/jobs, rotating over the round's
+   users' tokens); status (GET /api/v1/jobs/<id>, rotating over every bench
+   job with its owner's token); the same with If-None-Match (the 304 a
+   poller gets); and GET /healthz. For each: req/s, its ratio to the
+   round's bare view, p50/p90/p99, and the CPU per request of the server's
+   processes, PostgreSQL's backends (from /proc) and wrk;
+4. prints one JSON object (and the table on stderr), then stops the server
+   and the worker and drops the database, also when something failed, on
+   Ctrl-C or on SIGTERM.
 
-The per-user limit (3 active jobs) stays as configured: the submits are spread
-over enough users that none of them submits more than the limit, so no request
-is refused and the limit's lock and count are in every measured submit.
+The per-user limit (3 active jobs) stays as configured: each round's submits
+rotate over ``--submit-users`` users (3,000), so a round can accept 9,000
+jobs before any user reaches the limit, and every submit takes the limit's
+lock and count as in production. Raising the limit in the bench settings
+instead would let one user's active jobs pile up into the thousands, and the
+count the limit makes would then measure that, not a real user's submit.
 
 The worker is paused (SIGSTOP) while the API is measured, unless
 ``--worker-during-api running``: otherwise it would be synthesizing the
-bench's 400 jobs on the same two cores as the server, which says more about
-sharing a small machine than about the API. Throughput is also given as a
-ratio to the yardstick, measured on the same server moments before, because
-this machine is shared and noisy.
+bench's jobs on the same two cores as the server.
 """
 
 import argparse
@@ -43,21 +44,28 @@ import json
 import os
 import platform
 import random
+import resource
 import secrets
+import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-TARGETS = {"submit_p99_ms": 50, "status_p99_ms": 20, "pickup_median_s": 0.5}
+TARGETS = {
+    "status_ratio_to_bare": 0.35,
+    "status_p99_ms": 20,
+    "submit_ratio_to_bare": 0.20,
+    "submit_p99_ms": 50,
+    "pickup_median_s": 0.5,
+}
 
 # The smallest realistic request: three speakers, three short turns, the
 # default output format (the same body as tests/conftest.py's dialogue()).
@@ -82,13 +90,21 @@ JOB_BODY = {
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
-    parser.add_argument("--submits", type=int, default=50, help="submits per client (default 50)")
-    parser.add_argument("--statuses", type=int, default=200, help="status reads per client (default 200)")
-    parser.add_argument("--yardstick", type=int, default=200, help="/healthz requests per client (default 200)")
+    parser.add_argument(
+        "--connections", "--clients", type=int, default=8, help="wrk's concurrent connections (default 8)"
+    )
+    parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per measurement (default 10)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every measurement (default 3)")
+    parser.add_argument(
+        "--submit-users",
+        type=int,
+        default=3000,
+        help="users (each with a token) the submits of one round rotate over; the per-user limit of 3 "
+        "active jobs allows 3 submits each, so a round can accept up to 3x this many (default 3000)",
+    )
     parser.add_argument("--pickups", type=int, default=30, help="jobs for the pickup measurement (default 30)")
-    parser.add_argument("--gunicorn-workers", type=int, default=4)
-    parser.add_argument("--gunicorn-class", default="gthread", choices=["sync", "gthread"])
+    parser.add_argument("--gunicorn-workers", type=int, default=3, help="(default 3, as in issue 10)")
+    parser.add_argument("--gunicorn-class", default="sync", choices=["sync", "gthread"], help="(default sync)")
     parser.add_argument("--gunicorn-threads", type=int, default=2, help="threads per worker (gthread only)")
     parser.add_argument(
         "--conn-max-age",
@@ -104,7 +120,7 @@ def parse_args():
         help="paused (default): SIGSTOP the worker while the API is measured, so it does not "
         "synthesize the bench's jobs on the server's cores; running: leave it working",
     )
-    parser.add_argument("--database", default="ttsjobs_bench")
+    parser.add_argument("--database", default="ttsjobs_bench", help="(scale mode: the prefix of its databases)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs) for a look")
     scale = parser.add_argument_group("scale mode (bench/scale.py)")
     scale.add_argument(
@@ -113,7 +129,6 @@ def parse_args():
         help="measure at 1,000 jobs and at this many (10,000 users, a heavy user with 10 %%, 60 days, "
         "10,000 queued) instead of the plain run; prints a table of both",
     )
-    scale.add_argument("--html-requests", type=int, default=40, help="HTML list requests per client (default 40)")
     scale.add_argument("--repeat", type=int, default=7, help="in-process runs per figure, median (default 7)")
     scale.add_argument(
         "--reuse-data",
@@ -138,29 +153,13 @@ def percentile(values, pct):
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def summarise(latencies_s, wall_s, statuses, expected_status):
-    ms = [1000 * s for s in latencies_s]
-    ok = statuses.get(expected_status, 0)
-    return {
-        "requests": len(ms),
-        "ok": ok,
-        "errors": len(ms) - ok,
-        "status_codes": {str(k): v for k, v in sorted(statuses.items())},
-        "p50_ms": round(percentile(ms, 50), 2),
-        "p95_ms": round(percentile(ms, 95), 2),
-        "p99_ms": round(percentile(ms, 99), 2),
-        "max_ms": round(max(ms), 2),
-        "mean_ms": round(statistics.fmean(ms), 2),
-        "req_per_s": round(len(ms) / wall_s, 1),
-    }
-
-
-# --- the client ---------------------------------------------------------------
+# --- one-off requests ---------------------------------------------------------
 
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection. http.client reopens it by itself
-    when the server answers ``Connection: close`` (gunicorn's sync workers)."""
+    """One keep-alive HTTP/1.1 connection, for the requests that are not
+    load (start-up checks, pickup). http.client reopens it by itself when
+    the server answers ``Connection: close`` (gunicorn's sync workers)."""
 
     def __init__(self, port):
         self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -180,51 +179,171 @@ class Connection:
         self.http.close()
 
 
-def run_concurrently(port, clients, requests_per_client, make_request):
-    """Each client opens its connection (one untimed GET /healthz, so the TCP
-    set-up is not in the figures), waits at a barrier, then sends its requests
-    back to back. ``make_request(conn, client, i)`` returns (status, body).
-    Returns per-request latencies, the wall time and a status count."""
-    barrier = threading.Barrier(clients + 1)
-    latencies = [[] for _ in range(clients)]
-    statuses = [{} for _ in range(clients)]
-    bodies = [[] for _ in range(clients)]
-    failures = []
+# --- the load: wrk ----------------------------------------------------------
 
-    def client(index):
-        conn = Connection(port)
-        try:
-            conn.request("GET", "/healthz")
-        except Exception as error:
-            failures.append(repr(error))
-        barrier.wait()
-        try:
-            for i in range(requests_per_client):
-                started = time.perf_counter()
-                status, body = make_request(conn, index, i)
-                latencies[index].append(time.perf_counter() - started)
-                statuses[index][status] = statuses[index].get(status, 0) + 1
-                bodies[index].append((status, body))
-        except Exception as error:
-            failures.append(repr(error))
-        finally:
-            conn.close()
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(f"{len(failures)} client(s) failed: {failures[:3]}")
-    merged = {}
-    for counts in statuses:
-        for status, n in counts.items():
-            merged[status] = merged.get(status, 0) + n
-    return [s for per in latencies for s in per], wall, merged, bodies
+# Rotates over a list of requests (each thread starts at its own place and
+# steps by the number of threads, so no two threads send the same one) and
+# prints its figures as one JSON line. wrk counts a 4xx/5xx answer as a
+# "status" error; 2xx and 3xx (the 304 of a poller) are successes.
+WRK_LUA = r"""
+local items = dofile(os.getenv("WRK_ITEMS"))
+local threads, counter = {}, 0
+function setup(thread)
+  thread:set("first", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  stride = tonumber(args[1])
+  position = first
+  built = {}
+  for k, item in ipairs(items) do
+    built[k] = wrk.format(item[1], item[2], item[3], item[4])
+  end
+end
+function request()
+  local req = built[(position % #built) + 1]
+  position = position + stride
+  return req
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests": %d, "duration_us": %d, "connect": %d, "read": %d, "write": %d, "status": %d, ' ..
+    '"timeout": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max, latency.mean))
+end
+"""
+
+
+def lua_string(text: str) -> str:
+    """A Lua long string holding ``text`` exactly (no escapes in it)."""
+    level = 0
+    while f"]{'=' * level}]" in text:
+        level += 1
+    return f"[{'=' * level}[{text}]{'=' * level}]"
+
+
+def write_items(path, requests):
+    """The Lua file WRK_LUA loads: a list of {method, path, headers, body}."""
+    lines = ["return {"]
+    for method, url, headers, body in requests:
+        header_table = ", ".join(f"[ {lua_string(k)} ] = {lua_string(v)}" for k, v in headers.items())
+        body_text = "nil" if body is None else lua_string(body)
+        lines.append(f"  {{{lua_string(method)}, {lua_string(url)}, {{{header_table}}}, {body_text}}},")
+    lines.append("}")
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def run_wrk(port, requests, *, tmp, connections, duration, threads=2):
+    """wrk with ``connections`` connections for ``duration`` seconds, sending
+    ``requests`` (method, path, headers, body) in turn. Returns its figures:
+    requests, req/s, p50/p90/p99/max in ms, errors, and wrk's own CPU."""
+    items = Path(tmp) / "wrk-items.lua"
+    script = Path(tmp) / "wrk.lua"
+    write_items(items, requests)
+    script.write_text(WRK_LUA)
+    threads = min(threads, connections)
+    cmd = [WRK, "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--timeout", "10s",
+           "-s", str(script), f"http://127.0.0.1:{port}", "--", str(threads)]  # fmt: skip
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "WRK_ITEMS": str(items)})
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    line = next((x for x in done.stdout.splitlines() if x.startswith("WRKJSON ")), None)
+    if done.returncode or line is None:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}")
+    raw = json.loads(line[len("WRKJSON ") :])
+    errors = {k: raw[k] for k in ("connect", "read", "write", "status", "timeout") if raw[k]}
+    wrk_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {
+        "requests": raw["requests"],
+        "errors": errors,
+        "req_per_s": round(raw["requests"] / (raw["duration_us"] / 1e6), 1),
+        "p50_ms": round(raw["p50_us"] / 1000, 2),
+        "p90_ms": round(raw["p90_us"] / 1000, 2),
+        "p99_ms": round(raw["p99_us"] / 1000, 2),
+        "max_ms": round(raw["max_us"] / 1000, 2),
+        "mean_ms": round(raw["mean_us"] / 1000, 2),
+        "wrk_cpu_ms_per_request": round(1000 * wrk_cpu / max(raw["requests"], 1), 3),
+    }
+
+
+def check_answer(port, request, expected):
+    """One request, by hand, before wrk sends it thousands of times: wrk only
+    tells 2xx/3xx from the rest."""
+    method, url, headers, body = request
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, url, body=body.encode() if body else None, headers=headers)
+        response = conn.getresponse()
+        content = response.read()
+    finally:
+        conn.close()
+    if response.status != expected:
+        raise RuntimeError(f"{method} {url} answered {response.status}, not {expected}: {content[:300]!r}")
+    return response, content
+
+
+def measure_http(port, requests, *, tmp, connections, duration, server_pgid, database, expected=None):
+    """run_wrk plus the CPU per request of the server's processes and of
+    PostgreSQL's backends for ``database`` (from /proc)."""
+    if expected is not None:
+        check_answer(port, requests[0], expected)
+    before = cpu_snapshot(server_pgid, database)
+    figures = run_wrk(port, requests, tmp=tmp, connections=connections, duration=duration)
+    cpu = cpu_ms_per_request(before, cpu_snapshot(server_pgid, database), max(figures["requests"], 1))
+    cpu["wrk"] = figures.pop("wrk_cpu_ms_per_request")
+    figures["cpu_ms_per_request"] = cpu
+    return figures
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def submit_requests(tokens):
+    body = json.dumps(JOB_BODY)
+    return [("POST", "/api/v1/jobs", {**bearer(t), "Content-Type": "application/json"}, body) for t in tokens]
+
+
+def status_requests(jobs, etags=None):
+    """``jobs``: (job id, token) pairs; with ``etags``, each request sends its
+    job's ETag back (If-None-Match), as a poller does."""
+    requests = []
+    for job_id, token in jobs:
+        headers = bearer(token)
+        if etags:
+            headers["If-None-Match"] = etags[job_id]
+        requests.append(("GET", f"/api/v1/jobs/{job_id}", headers, None))
+    return requests
+
+
+def bench_jobs(tokens_by_user):
+    """(job id, token) of every job the users of ``tokens_by_user`` (user id
+    → token) own, and each job's ETag, from the database."""
+    from synthesis.api import job_etag
+    from synthesis.models import Job
+
+    jobs, etags = [], {}
+    for job in Job.objects.filter(owner_id__in=list(tokens_by_user)).defer("input_params", "lexicon").order_by("?"):
+        jobs.append((str(job.pk), tokens_by_user[job.owner_id]))
+        etags[str(job.pk)] = job_etag(job)
+    return jobs, etags
+
+
+def ranges(rounds):
+    """Per measurement: min and max over the rounds of req/s, ratio, p50, p99."""
+    summary = {}
+    for name in rounds[0]:
+        values = [r[name] for r in rounds]
+        summary[name] = {
+            key: [min(v[key] for v in values), max(v[key] for v in values)]
+            for key in ("req_per_s", "ratio_to_bare", "p50_ms", "p99_ms")
+        }
+    return summary
 
 
 # --- the processes ----------------------------------------------------------
@@ -336,17 +455,24 @@ def drop_database(base_url, name):
 
 
 def create_users(count, prefix):
+    """``count`` users named ``<prefix><n>``, each with an API token, in a few
+    bulk inserts. Returns their tokens' secrets, in user order."""
     from django.contrib.auth import get_user_model
 
-    from synthesis.models import ApiToken
+    from synthesis.models import API_TOKEN_PREFIX, ApiToken, hash_token
 
     User = get_user_model()
     users = [User(username=f"{prefix}{i:05d}") for i in range(count)]
     for user in users:
         user.set_unusable_password()  # hashing a real password costs ~0.3 s each
-    User.objects.bulk_create(users)
-    created = User.objects.filter(username__startswith=prefix).order_by("username")
-    return [ApiToken.objects.create_token(user, "bench")[1] for user in created]
+    User.objects.bulk_create(users, batch_size=1000)
+    created = list(User.objects.filter(username__startswith=prefix).order_by("username"))
+    secrets_ = [API_TOKEN_PREFIX + secrets.token_urlsafe(32) for _ in created]
+    ApiToken.objects.bulk_create(
+        [ApiToken(owner=u, name="bench", prefix=s[:12], key_hash=hash_token(s)) for u, s in zip(created, secrets_)],
+        batch_size=1000,
+    )
+    return secrets_
 
 
 def measure_pickup(port, token, count):
@@ -417,6 +543,73 @@ def count_queries(token):
     return counts
 
 
+def http_rounds(port, args, *, tmp, server_pgid, database, submitters, extra=None):
+    """The HTTP measurements, ``args.rounds`` times: the bare view, submit (a
+    round's own ``args.submit_users`` users from ``submitters``, (user id,
+    token) pairs), status and status with If-None-Match of every job those
+    users own, then ``extra`` (name → (requests, expected status)), each for
+    ``args.duration`` s of wrk. Returns a list of rounds, each a dict of
+    figures with their ratio to the round's bare view."""
+    measure = lambda requests, expected: measure_http(  # noqa: E731
+        port, requests, tmp=tmp, connections=args.connections, duration=args.duration,
+        server_pgid=server_pgid, database=database, expected=expected,
+    )  # fmt: skip
+    bare = [("GET", "/bench/bare", {}, None)]
+    # Warm every server process up (imports, URLconf, catalogues, database
+    # connection, the token path) before anything is timed.
+    run_wrk(port, bare, tmp=tmp, connections=args.connections, duration=2)
+    run_wrk(port, status_requests([("00000000-0000-0000-0000-000000000000", submitters[0][1])]), tmp=tmp,
+            connections=args.connections, duration=2)  # fmt: skip
+    rounds = []
+    for number in range(args.rounds):
+        figures = {"bare view": measure(bare, 200)}
+        users = submitters[number * args.submit_users : (number + 1) * args.submit_users]
+        figures["submit"] = measure(submit_requests([token for _, token in users]), 201)
+        used = dict(submitters[: (number + 1) * args.submit_users])
+        jobs, etags = bench_jobs(used)
+        figures["status"] = measure(status_requests(jobs), 200)
+        figures["status, If-None-Match (304)"] = measure(status_requests(jobs, etags), 304)
+        for name, (requests, expected) in (extra or {}).items():
+            figures[name] = measure(requests, expected)
+        for values in figures.values():
+            values["ratio_to_bare"] = round(values["req_per_s"] / figures["bare view"]["req_per_s"], 3)
+        figures["status"]["jobs_rotated_over"] = len(jobs)
+        rounds.append(figures)
+    return rounds
+
+
+def http_table(rounds):
+    """Markdown: one row per measurement, the range over the rounds."""
+    lines = ["| what | req/s | ratio to bare | p50 | p99 | CPU ms per request (server + PostgreSQL) |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+
+    def span(values, fmt):
+        low, high = min(values), max(values)
+        return fmt.format(low) if fmt.format(low) == fmt.format(high) else f"{fmt.format(low)}–{fmt.format(high)}"
+
+    for name in rounds[0]:
+        values = [r[name] for r in rounds]
+        cpu = [v["cpu_ms_per_request"]["server"] + (v["cpu_ms_per_request"]["postgres"] or 0) for v in values]
+        lines.append(
+            f"| {name} | {span([v['req_per_s'] for v in values], '{:,.0f}')} "
+            f"| {span([v['ratio_to_bare'] for v in values], '{:.2f}')} "
+            f"| {span([v['p50_ms'] for v in values], '{:.1f} ms')} "
+            f"| {span([v['p99_ms'] for v in values], '{:.1f} ms')} "
+            f"| {span(cpu, '{:.2f}')} |"
+        )
+    return "\n".join(lines)
+
+
+def targets_met(rounds):
+    worst = lambda name, key, pick: pick(r[name][key] for r in rounds)  # noqa: E731
+    return {
+        "status_ratio": worst("status", "ratio_to_bare", min) >= TARGETS["status_ratio_to_bare"],
+        "status_p99": worst("status", "p99_ms", max) <= TARGETS["status_p99_ms"],
+        "submit_ratio": worst("submit", "ratio_to_bare", min) >= TARGETS["submit_ratio_to_bare"],
+        "submit_p99": worst("submit", "p99_ms", max) <= TARGETS["submit_p99_ms"],
+    }
+
+
 def main():
     args = parse_args()
     base_url = os.getenv("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432").rstrip("/")
@@ -426,7 +619,8 @@ def main():
     env = {
         # Not the caller's bucket or settings module: audio stays in the temporary folder.
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DJANGO_"))},
-        "DJANGO_SETTINGS_MODULE": "ttsjobs.settings",
+        # ttsjobs' settings and middleware, plus the bare view (bench/urls.py).
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DATABASE_URL": f"{base_url}/{args.database}",
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
@@ -451,8 +645,6 @@ def main():
         args.tmp = tmp
         scale.run(args, base_url, env, server_cmd)
         if not args.keep:
-            import shutil
-
             shutil.rmtree(tmp, ignore_errors=True)
         return
     server_cmd += ["--bind", f"127.0.0.1:{port}"]
@@ -475,15 +667,15 @@ def main():
         import django
 
         django.setup()
+        from django.contrib.auth import get_user_model
         from django.core.management import call_command
         from django.db import connections
 
         call_command("migrate", verbosity=0, interactive=False)
 
-        clients = args.clients
-        per_user = int(os.environ.get("TTS_MAX_ACTIVE_JOBS_PER_USER", 3))
-        users_per_client = -(-args.submits // per_user)
-        tokens = create_users(clients * users_per_client, "bench")
+        tokens = create_users(args.rounds * args.submit_users, "bench")
+        user_ids = get_user_model().objects.filter(username__startswith="bench").order_by("username")
+        submitters = list(zip(user_ids.values_list("pk", flat=True), tokens))
         pickup_token = create_users(1, "pickup")[0]
         connections.close_all()
 
@@ -495,66 +687,19 @@ def main():
         if args.worker_during_api == "paused":
             os.killpg(processes["worker"].pid, signal.SIGSTOP)
 
-        # Warm every server process and thread up (imports, URLconf, voice
-        # catalog, database connection) before anything is timed.
-        run_concurrently(port, clients, 20, lambda conn, c, i: conn.request("GET", "/healthz"))
-        run_concurrently(port, clients, 10, lambda conn, c, i: conn.request("GET", "/api/v1/voices", token=tokens[c]))
-
-        def measured(per_client, make_request):
-            """run_concurrently, plus the CPU it took: server, PostgreSQL, and
-            this process (the clients)."""
-            before = cpu_snapshot(processes["gunicorn"].pid, args.database)
-            client_before = time.process_time()
-            lat, wall, codes, bodies = run_concurrently(port, clients, per_client, make_request)
-            client_cpu = time.process_time() - client_before
-            cpu = cpu_ms_per_request(before, cpu_snapshot(processes["gunicorn"].pid, args.database), len(lat))
-            cpu["clients"] = round(1000 * client_cpu / len(lat), 2)
-            if args.conn_max_age == 0:
-                cpu["postgres"] = None  # a backend per request: gone before it can be counted
-            else:
-                # What the cores could do if they were all ours: the ceiling
-                # on req/s, hence a floor of clients / ceiling on mean latency.
-                per_request = cpu["server"] + cpu["postgres"] + cpu["clients"]
-                cpu["cpu_bound_req_per_s"] = round(1000 * (os.cpu_count() or 1) / per_request, 1)
-            return lat, wall, codes, bodies, cpu
-
-        lat, wall, codes, _, cpu = measured(args.yardstick, lambda conn, c, i: conn.request("GET", "/healthz"))
-        yardstick = {"url": "GET /healthz (no login; SELECT 1 + newest worker heartbeat)",
-                     **summarise(lat, wall, codes, 200), "cpu_ms_per_request": cpu}  # fmt: skip
-
-        def submit(conn, c, i):
-            # Client c's i-th submit goes to its (i // limit)-th user: nobody
-            # reaches the per-user limit.
-            user = c * users_per_client + i // per_user
-            return conn.request("POST", "/api/v1/jobs", token=tokens[user], body=JOB_BODY)
-
-        lat, wall, codes, bodies, cpu = measured(args.submits, submit)
-        submit_figures = {"url": "POST /api/v1/jobs (3 speakers, 3 turns)", **summarise(lat, wall, codes, 201),
-                          "cpu_ms_per_request": cpu}  # fmt: skip
-        # (job id, index of its owner's token) of each client's accepted submits
-        job_ids = [
-            [(json.loads(body)["id"], c * users_per_client + i // per_user)
-             for i, (status, body) in enumerate(per) if status == 201]
-            for c, per in enumerate(bodies)
-        ]  # fmt: skip
-        if not all(job_ids):
-            raise RuntimeError(f"a client had no accepted submit: {codes}")
-
-        def status(conn, c, i):
-            job_id, user = job_ids[c][i % len(job_ids[c])]
-            return conn.request("GET", f"/api/v1/jobs/{job_id}", token=tokens[user])
-
-        lat, wall, codes, _, cpu = measured(args.statuses, status)
-        status_figures = {"url": "GET /api/v1/jobs/<id>", **summarise(lat, wall, codes, 200), "cpu_ms_per_request": cpu}
+        rounds = http_rounds(
+            port, args, tmp=tmp, server_pgid=processes["gunicorn"].pid, database=args.database,
+            submitters=submitters, extra={"GET /healthz": ([("GET", "/healthz", {}, None)], 200)},
+        )  # fmt: skip
 
         # A paused worker stays paused: stop() wakes it only to end it.
         from synthesis.models import Job
 
-        bench_jobs = Job.objects.filter(owner__username__startswith="bench")
+        bench_jobs_ = Job.objects.filter(owner__username__startswith="bench")
         worker_during_api = {
-            "started": bench_jobs.exclude(started_at=None).count(),
-            "completed": bench_jobs.filter(status=Job.Status.COMPLETED).count(),
-            "submitted": bench_jobs.count(),
+            "started": bench_jobs_.exclude(started_at=None).count(),
+            "completed": bench_jobs_.filter(status=Job.Status.COMPLETED).count(),
+            "submitted": bench_jobs_.count(),
         }
         queries = count_queries(pickup_token)
         connections.close_all()
@@ -566,12 +711,17 @@ def main():
                 "load_average_after": [round(x, 2) for x in os.getloadavg()],
                 "python": platform.python_version(),
                 "postgresql": pg_version,
-                "note": "server, worker, PostgreSQL and these clients share the cores",
+                "note": "server, worker, PostgreSQL and wrk share the cores",
             },
             "server": {
                 "command": "gunicorn ttsjobs.wsgi " + " ".join(server_cmd[4:]),
+                "settings": "bench.settings (ttsjobs.settings + the bare view)",
                 "DEBUG": 0,
                 "DB_CONN_MAX_AGE": args.conn_max_age,
+            },
+            "load": {
+                "tool": f"wrk -t2 -c{args.connections} -d{args.duration}s, a Lua script rotating over the requests",
+                "rounds": args.rounds,
             },
             "worker": {
                 "command": "manage.py run_worker",
@@ -579,27 +729,19 @@ def main():
                 "during_api_phases": args.worker_during_api,
                 "bench_jobs": worker_during_api,
             },
-            "concurrency": clients,
             "per_user_limit": (
-                f"{per_user} (unchanged): submits spread over {clients * users_per_client} users, "
-                f"at most {per_user} each"
+                f"{os.environ.get('TTS_MAX_ACTIVE_JOBS_PER_USER', 3)} (unchanged): each round's submits rotate "
+                f"over {args.submit_users} users, so none reaches it while the round accepts up to "
+                f"{3 * args.submit_users} jobs"
             ),
-            "submit": submit_figures,
-            "status": status_figures,
-            "yardstick": yardstick,
-            "ratio_to_yardstick": {
-                "submit": round(submit_figures["req_per_s"] / yardstick["req_per_s"], 3),
-                "status": round(status_figures["req_per_s"] / yardstick["req_per_s"], 3),
-            },
+            "rounds": rounds,
+            "ranges": ranges(rounds),
+            "table": http_table(rounds),
             "pickup": pickup,
             "queries_per_request": queries,
             "targets": {
                 **TARGETS,
-                "met": {
-                    "submit_p99": submit_figures["p99_ms"] < TARGETS["submit_p99_ms"],
-                    "status_p99": status_figures["p99_ms"] < TARGETS["status_p99_ms"],
-                    "pickup_median": pickup["median_s"] < TARGETS["pickup_median_s"],
-                },
+                "met": {**targets_met(rounds), "pickup_median": pickup["median_s"] < TARGETS["pickup_median_s"]},
             },
         }
     finally:
@@ -614,10 +756,9 @@ def main():
         if args.keep or result is None:
             print(f"logs kept in {tmp}", file=sys.stderr)
         else:
-            import shutil
-
             shutil.rmtree(tmp, ignore_errors=True)
     print(json.dumps(result, indent=2))
+    print(result["table"], file=sys.stderr)
 
 
 if __name__ == "__main__":

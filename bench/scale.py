@@ -29,18 +29,16 @@ from io import StringIO
 
 import scale_data
 from api import (
-    JOB_BODY,
     ROOT,
     Connection,
     admin_connection,
     create_users,
     drop_database,
     free_port,
+    http_rounds,
     recreate_database,
-    run_concurrently,
     start,
     stop,
-    summarise,
 )
 
 
@@ -178,11 +176,10 @@ def measure_size(args, base_url, size, env, server_cmd):
         heavy = User.objects.get(username="scale00000")
         staff, _ = User.objects.get_or_create(username="scale-staff", defaults={"is_staff": True, "is_superuser": True})
         heavy_token = ApiToken.objects.create_token(heavy, "bench")[1]
-        clients = args.clients
-        per_user = int(os.environ.get("TTS_MAX_ACTIVE_JOBS_PER_USER", 3))
-        users_per_client = -(-args.submits // per_user)
         prefix = f"b{int(time.time()) % 100000}x"  # fresh submitters, also on a reused database
-        tokens = create_users(clients * users_per_client, prefix)
+        tokens = create_users(args.rounds * args.submit_users, prefix)
+        ids = User.objects.filter(username__startswith=prefix).order_by("username").values_list("pk", flat=True)
+        submitters = list(zip(ids, tokens))
         cookie = session_cookie(heavy)
         connections.close_all()
 
@@ -203,73 +200,18 @@ def measure_size(args, base_url, size, env, server_cmd):
                 raise RuntimeError("gunicorn did not start")
             time.sleep(0.2)
 
-        def html_list(conn, c, i):
-            conn.http.request("GET", "/jobs/", headers={"Host": "127.0.0.1", "Cookie": f"sessionid={cookie}"})
-            response = conn.http.getresponse()
-            return response.status, response.read()
-
-        run_concurrently(port, clients, 20, lambda conn, c, i: conn.request("GET", "/bench/bare"))
-        run_concurrently(port, clients, 5, html_list)
-        http = {}
-        lat, wall, codes, _ = run_concurrently(
-            port, clients, args.yardstick, lambda conn, c, i: conn.request("GET", "/bench/bare")
-        )
-        http["bare view"] = summarise(lat, wall, codes, 200)
-
-        def submit(conn, c, i):
-            return conn.request(
-                "POST", "/api/v1/jobs", token=tokens[c * users_per_client + i // per_user], body=JOB_BODY
-            )
-
-        lat, wall, codes, bodies = run_concurrently(port, clients, args.submits, submit)
-        http["submit"] = summarise(lat, wall, codes, 201)
-        job_ids = [
-            [
-                (json.loads(body)["id"], c * users_per_client + i // per_user)
-                for i, (s, body) in enumerate(per)
-                if s == 201
-            ]
-            for c, per in enumerate(bodies)
-        ]
-
-        def status(conn, c, i):
-            job_id, user = job_ids[c][i % len(job_ids[c])]
-            return conn.request("GET", f"/api/v1/jobs/{job_id}", token=tokens[user])
-
-        lat, wall, codes, bodies = run_concurrently(port, clients, args.statuses, status)
-        http["status"] = summarise(lat, wall, codes, 200)
-
-        # A poller that sends back the ETag it got: the job has not changed,
-        # so every answer is a 304 (the worker is not running).
-        etags = {}
-        for per in job_ids:
-            conn = Connection(port)
-            for job_id, user in per:
-                conn.http.request("GET", f"/api/v1/jobs/{job_id}", headers={
-                    "Host": "127.0.0.1", "Authorization": f"Bearer {tokens[user]}"})  # fmt: skip
-                response = conn.http.getresponse()
-                response.read()
-                etags[job_id] = response.headers["ETag"]
-            conn.close()
-
-        def conditional_status(conn, c, i):
-            job_id, user = job_ids[c][i % len(job_ids[c])]
-            headers = {"Host": "127.0.0.1", "Authorization": f"Bearer {tokens[user]}", "If-None-Match": etags[job_id]}
-            conn.http.request("GET", f"/api/v1/jobs/{job_id}", headers=headers)
-            response = conn.http.getresponse()
-            return response.status, response.read()
-
-        lat, wall, codes, _ = run_concurrently(port, clients, args.statuses, conditional_status)
-        http["status, If-None-Match (304)"] = summarise(lat, wall, codes, 304)
-        lat, wall, codes, _ = run_concurrently(port, clients, args.html_requests, html_list)
-        http["html list (heavy user)"] = summarise(lat, wall, codes, 200)
+        html_list = [("GET", "/jobs/", {"Cookie": f"sessionid={cookie}"}, None)]
+        figures["http"] = http_rounds(
+            port, args, tmp=args.tmp, server_pgid=gunicorn.pid, database=name, submitters=submitters,
+            extra={"html list (heavy user)": (html_list, 200)},
+        )  # fmt: skip
         stop(gunicorn)
         gunicorn = None
-        for values in http.values():
-            values["ratio_to_bare"] = round(values["req_per_s"] / http["bare view"]["req_per_s"], 3)
-        figures["http"] = http
-        figures["in_process"] = in_process(heavy, staff, heavy_token, args.repeat)
+        # The submitters' jobs go first: the in-process figures are of the
+        # filled table, not of what the HTTP rounds added to it.
         Job.objects.filter(owner__username__startswith=prefix).delete()
+        User.objects.filter(username__startswith=prefix).delete()
+        figures["in_process"] = in_process(heavy, staff, heavy_token, args.repeat)
         connections.close_all()
     finally:
         stop(gunicorn)
@@ -283,15 +225,24 @@ def measure_size(args, base_url, size, env, server_cmd):
 
 
 def table(results):
-    """Markdown: one row per measurement, one column per size."""
+    """Markdown: one row per measurement, one column per size; over HTTP the
+    range over the rounds."""
     sizes = [r["jobs"] for r in results]
     lines = ["| what | " + " | ".join(f"{n:,} jobs" for n in sizes) + " |", "|---" * (len(sizes) + 1) + "|"]
-    for key in results[0]["http"]:
+
+    def span(values, fmt):
+        low, high = fmt.format(min(values)), fmt.format(max(values))
+        return low if low == high else f"{low}–{high}"
+
+    for key in results[0]["http"][0]:
         cells = []
         for r in results:
-            h = r["http"][key]
-            ratio = "" if key == "bare view" else f" ({h['ratio_to_bare']:.2f} of bare)"
-            cells.append(f"{h['req_per_s']:,.0f} req/s{ratio}, p50 {h['p50_ms']:.1f} ms, p99 {h['p99_ms']:.1f} ms")
+            h = [round_[key] for round_ in r["http"]]
+            ratio = "" if key == "bare view" else f" ({span([x['ratio_to_bare'] for x in h], '{:.2f}')} of bare)"
+            cells.append(
+                f"{span([x['req_per_s'] for x in h], '{:,.0f}')} req/s{ratio}, "
+                f"p50 {span([x['p50_ms'] for x in h], '{:.1f}')} ms, p99 {span([x['p99_ms'] for x in h], '{:.1f}')} ms"
+            )
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
     for key in results[0]["in_process"]:
         cells = [f"{r['in_process'][key]['ms']:.1f} ms, {r['in_process'][key]['queries']} queries" for r in results]
@@ -326,7 +277,7 @@ def run(args, base_url, env, server_cmd):
             "note": "server, PostgreSQL and these clients share the cores with whatever else runs",
         },
         "server": " ".join(server_cmd),
-        "clients": args.clients,
+        "load": f"wrk -t2 -c{args.connections} -d{args.duration}s, {args.rounds} rounds",
         "sizes": results,
         "table": table(results),
     }
