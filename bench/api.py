@@ -19,7 +19,8 @@ and middleware) in the same round. What it does, from nothing to nothing:
    the bare view; submit (POST /api/v1/jobs, rotating over the round's
    users' tokens); status (GET /api/v1/jobs/<id>, rotating over every bench
    job with its owner's token); the same with If-None-Match (the 304 a
-   poller gets); and GET /healthz. For each: req/s, its ratio to the
+   poller gets). (Not /healthz: it answers 503 once the paused worker's
+   heartbeat is a minute old.) For each: req/s, its ratio to the
    round's bare view, p50/p90/p99, and the CPU per request of the server's
    processes, PostgreSQL's backends (from /proc) and wrk;
 4. prints one JSON object (and the table on stderr), then stops the server
@@ -689,7 +690,7 @@ def main():
 
         rounds = http_rounds(
             port, args, tmp=tmp, server_pgid=processes["gunicorn"].pid, database=args.database,
-            submitters=submitters, extra={"GET /healthz": ([("GET", "/healthz", {}, None)], 200)},
+            submitters=submitters,
         )  # fmt: skip
 
         # A paused worker stays paused: stop() wakes it only to end it.
