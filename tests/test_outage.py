@@ -246,6 +246,19 @@ def test_a_postgresql_restart_under_load_never_gives_a_500(server):
     assert 200 in statuses
 
 
+def test_after_a_postgresql_restart_no_request_sees_the_dead_connections(server):
+    """What CONN_HEALTH_CHECKS is for, kept without its SELECT 1 on every
+    request (ttsjobs/postgresql/base.py): a kept connection PostgreSQL closed
+    while it was idle is replaced before a request uses it, so once the
+    server is back no client hears of the restart (without a check, each
+    worker's first request would be a 503)."""
+    for _ in range(8):  # both gunicorn workers' persistent connections
+        assert api(server)[0] == 200 and page(server)[0] == 200
+    server["postgres"].restart()
+    statuses = [(api(server)[0], page(server)[0]) for _ in range(8)]
+    assert statuses == [(200, 200)] * 8, statuses
+
+
 # --- any unhandled exception on the API is JSON -----------------------------
 
 

@@ -142,11 +142,16 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.getenv("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'ttsjobs.sqlite3'}",
         # Persistent connections: opening one per request cost 1.3–3x the
-        # throughput in bench/api.py. Health checks drop a dead one first.
+        # throughput in bench/api.py. Health checks drop a dead one first
+        # (after a PostgreSQL restart), without a query on PostgreSQL (below).
         conn_max_age=envint("DB_CONN_MAX_AGE", 60),
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The same backend, with a health check that needs no round trip (a
+    # SELECT 1 on every request otherwise): ttsjobs/postgresql/base.py.
+    DATABASES["default"]["ENGINE"] = "ttsjobs.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web process and the worker share the file: WAL lets readers go on
     # while one writes, and IMMEDIATE takes the write lock at BEGIN so two
