@@ -56,9 +56,20 @@ def _unauthorized(code: str, message: str) -> JsonResponse:
     return response
 
 
-def api_login_required(view):
+NOT_READ = object()
+
+
+def api_login_required(view=None, *, job_defer=None):
     """Like login_required, but answers 401 JSON instead of redirecting, and
-    also accepts ``Authorization: Bearer <token>`` (see docs/api-tokens.md)."""
+    also accepts ``Authorization: Bearer <token>`` (see docs/api-tokens.md).
+
+    ``job_defer`` (a view with a ``job_id``): a function of the request that
+    gives the job's fields not to read. A token request then reads the job
+    with its token, in one query, and the view finds it as ``request.api_job``
+    (None when it is not one of the user's jobs); a session request leaves
+    ``request.api_job`` as NOT_READ for the view to read it."""
+    if view is None:
+        return lambda view: api_login_required(view, job_defer=job_defer)
 
     @csrf_exempt
     @wraps(view)
@@ -83,14 +94,26 @@ def api_login_required(view):
             # A request that names a token is judged by that token alone, even
             # if it also carries a session cookie.
             scheme, _space, secret = header.strip().partition(" ")
-            token = ApiToken.objects.authenticate(secret.strip()) if scheme.lower() == "bearer" else None
+            token = None
+            if scheme.lower() == "bearer":
+                if job_defer is None:
+                    # A POST may be a submit, which needs to know whether the
+                    # user has dictionary entries: asked in the same query.
+                    token = ApiToken.objects.authenticate(secret.strip(), lexicon=request.method == "POST")
+                else:
+                    token = ApiToken.objects.authenticate(
+                        secret.strip(), job_id=kwargs["job_id"], job_defer=job_defer(request)
+                    )
             if token is None:
                 return _unauthorized("INVALID_TOKEN", _("The API token is unknown or revoked."))
             request.user = token.owner
             request.api_token = token
-        elif not request.user.is_authenticated:
+            request.api_job = token.job if job_defer is not None else NOT_READ
+            return view(request, *args, **kwargs)
+        request.api_job = NOT_READ
+        if not request.user.is_authenticated:
             return _unauthorized("NOT_AUTHENTICATED", _("Log in or send an API token."))
-        elif request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
+        if request.method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
             reason = _csrf_failure(request)
             if reason:
                 return error_response(403, "CSRF_FAILED", reason)
@@ -329,17 +352,33 @@ def jobs(request):
     return list_jobs(request)
 
 
-@require_http_methods(["GET", "DELETE"])
-@api_login_required
-def job(request, job_id):
+def _status_defer(request) -> tuple:
     # A poller that sends back the ETag it got (If-None-Match) mostly hears
     # 304 Not Modified: then the dialogue, up to 100,000 characters, is
     # neither read from the database nor encoded. Without the header the
-    # job is read whole, in one query, as before.
-    conditional = request.method == "GET" and "If-None-Match" in request.headers
+    # job is read whole, as before.
+    return ("input_params", "lexicon") if request.method == "GET" and "If-None-Match" in request.headers else ()
+
+
+def _users_job(request, job_id, defer=()) -> Job | None:
+    """The job read with the token (api_login_required's job_defer), or read
+    now for a session request; None when it is not one of the user's jobs."""
+    if request.api_job is not NOT_READ:
+        return request.api_job
     try:
-        job = get_job_for_user(request.user, job_id, defer=("input_params", "lexicon") if conditional else ())
+        return get_job_for_user(request.user, job_id, defer=defer)
     except Http404:
+        return None
+
+
+@require_http_methods(["GET", "DELETE"])
+@api_login_required(job_defer=_status_defer)
+def job(request, job_id):
+    # With a token, the token and the job are one query (api_login_required).
+    defer = _status_defer(request)
+    conditional = bool(defer)
+    job = _users_job(request, job_id, defer)
+    if job is None:
         return job_not_found(job_id)
     if request.method == "DELETE" and not job.cancel():
         return error_response(

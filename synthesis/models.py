@@ -242,7 +242,10 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
         # edits change neither what the job says it used nor what a resumed
         # run speaks. Read before the lock: matching 1,000 entries against
         # 100,000 characters need not hold up the user's other submits.
-        used_entries = LexiconEntry.objects.for_user(user).snapshot(params, provider)
+        if getattr(user, "has_lexicon_entries", True):
+            used_entries = LexiconEntry.objects.for_user(user).snapshot(params, provider)
+        else:
+            used_entries = []  # none, said the token's query a moment ago (ApiTokenManager.authenticate)
         with transaction.atomic():
             # Lock the user's row so concurrent submits by the same user queue
             # up here: the count below and the insert are then one step.
@@ -1183,14 +1186,127 @@ class ApiTokenManager(models.Manager.from_queryset(ApiTokenQuerySet)):
         log.info("api token created token_id=%s owner=%s", token.pk, owner.pk)
         return token, secret
 
-    def authenticate(self, secret: str) -> "ApiToken | None":
-        """The live token for ``secret`` (its owner loaded and active), or None."""
+    def authenticate(self, secret: str, *, job_id=None, job_defer=(), lexicon=False) -> "ApiToken | None":
+        """The live token for ``secret`` (its owner loaded and active), or None.
+
+        With ``job_id``, the owner's job of that id is read in the same query
+        (without the fields in ``job_defer``) and set as ``token.job``: None
+        when the id is not a job of the token's owner (another user's job is
+        not told apart from one that does not exist).
+
+        With ``lexicon``, the same query also says whether the owner has
+        pronunciation dictionary entries (``token.owner.has_lexicon_entries``),
+        so that a submit by a user without any need not read them (JobManager.submit).
+
+        One hand-written query, not the ORM's: it is the first thing every API
+        request does, and compiling the ORM's query for the token, then the
+        job's, cost about as much CPU as PostgreSQL answering them (see
+        bench/README.md); the SQL is made once per process (RawSelect)."""
         if not secret.startswith(API_TOKEN_PREFIX) or len(secret) > 200:
             return None
-        token = self.active().select_related("owner").filter(key_hash=hash_token(secret), owner__is_active=True).first()
-        if token is not None:
-            token.touch()
+        wants_job = job_id is not None
+        if wants_job:
+            try:
+                job_id = uuid.UUID(str(job_id))
+            except ValueError:
+                job_id = None  # not a job id: the token alone, and no job
+        conn = connections[self.db]
+        query = token_query(conn, with_job=job_id is not None, job_defer=tuple(job_defer), lexicon=lexicon)
+        params = [hash_token(secret)] if job_id is None else [query.job_param(conn, job_id), hash_token(secret)]
+        with conn.cursor() as cursor:
+            cursor.execute(query.sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        token, owner, *job = query.build(conn, row)
+        token.owner = owner
+        if lexicon:
+            owner.has_lexicon_entries = bool(row[-1])
+        if wants_job:
+            token.job = job[0] if job and job[0].pk is not None else None
+            if token.job is not None:
+                token.job.owner = owner
+        token.touch()
         return token
+
+
+class RawColumns:
+    """A model's columns in a hand-written SELECT, and a row's values back
+    into an instance as the ORM makes them (the backend's converters, then
+    the field's: a UUID from SQLite's text, a dict from JSON)."""
+
+    def __init__(self, model, exclude=()):
+        self.model = model
+        self.table = model._meta.db_table
+        self.fields = [f for f in model._meta.concrete_fields if f.name not in exclude]
+        self.attnames = [f.attname for f in self.fields]
+        self._converters = {}
+
+    def sql(self, conn) -> str:
+        qn = conn.ops.quote_name
+        return ", ".join(f"{qn(self.table)}.{qn(f.column)}" for f in self.fields)
+
+    def converters(self, conn):
+        if conn.alias not in self._converters:
+            found = []
+            for field in self.fields:
+                col = field.get_col(self.table)
+                found.append((col, conn.ops.get_db_converters(col) + col.get_db_converters(conn)))
+            self._converters[conn.alias] = found
+        return self._converters[conn.alias]
+
+    def build(self, conn, values):
+        converted = []
+        for value, (col, converters) in zip(values, self.converters(conn)):
+            for converter in converters:
+                value = converter(value, col, conn)
+            converted.append(value)
+        return self.model.from_db(conn.alias, self.attnames, converted)
+
+
+class TokenQuery:
+    """SELECT token, owner [, job] WHERE the token's hash, live, owner active."""
+
+    def __init__(self, conn, *, with_job: bool, job_defer: tuple, lexicon: bool):
+        qn = conn.ops.quote_name
+        User = get_user_model()
+        self.parts = [RawColumns(ApiToken), RawColumns(User)]
+        token, user = (qn(p.table) for p in self.parts)
+        joins = f"INNER JOIN {user} ON {user}.{qn('id')} = {token}.{qn('owner_id')}"
+        if with_job:
+            self.parts.append(RawColumns(Job, exclude=job_defer))
+            job = qn(Job._meta.db_table)
+            same_owner = f"{job}.{qn('owner_id')} = {token}.{qn('owner_id')}"
+            joins += f" LEFT OUTER JOIN {job} ON ({job}.{qn('id')} = %s AND {same_owner})"
+        columns = ", ".join(p.sql(conn) for p in self.parts)
+        if lexicon:
+            entries = qn(LexiconEntry._meta.db_table)
+            columns += f", EXISTS (SELECT 1 FROM {entries} WHERE {entries}.{qn('owner_id')} = {token}.{qn('owner_id')})"
+        self.sql = (
+            f"SELECT {columns} FROM {token} {joins} "
+            f"WHERE {token}.{qn('key_hash')} = %s AND {token}.{qn('revoked_at')} IS NULL AND {user}.{qn('is_active')}"
+        )
+        self.widths = [len(p.fields) for p in self.parts]
+
+    def job_param(self, conn, job_id):
+        return Job._meta.pk.get_db_prep_value(job_id, conn)
+
+    def build(self, conn, row):
+        instances, start = [], 0
+        for part, width in zip(self.parts, self.widths):
+            instances.append(part.build(conn, row[start : start + width]))
+            start += width
+        return instances
+
+
+_token_queries = {}
+
+
+def token_query(conn, *, with_job: bool, job_defer: tuple, lexicon: bool) -> TokenQuery:
+    key = (conn.alias, conn.vendor, with_job, job_defer, lexicon)
+    if key not in _token_queries:
+        _token_queries[key] = TokenQuery(conn, with_job=with_job, job_defer=job_defer, lexicon=lexicon)
+    return _token_queries[key]
 
 
 class ApiToken(models.Model):
