@@ -28,9 +28,10 @@ and middleware) in the same round. What it does, from nothing to nothing:
    Ctrl-C or on SIGTERM.
 
 The per-user limit (3 active jobs) stays as configured: each round's submits
-rotate over ``--submit-users`` users (3,000), so a round can accept 9,000
-jobs before any user reaches the limit, and every submit takes the limit's
-lock and count as in production. Raising the limit in the bench settings
+rotate over ``--submit-users`` users (3,000; each user's three submits close
+together, see submit_requests), so a round can accept 9,000 jobs before any
+user reaches the limit, and every submit takes the limit's lock and count as
+in production. Raising the limit in the bench settings
 instead would let one user's active jobs pile up into the thousands, and the
 count the limit makes would then measure that, not a real user's submit.
 
@@ -305,9 +306,19 @@ def bearer(token):
     return {"Authorization": f"Bearer {token}"}
 
 
-def submit_requests(tokens):
+def submit_requests(tokens, per_user=3, block=16):
+    """Each user's ``per_user`` submits (the limit) close together, as a
+    client sends a few jobs: blocks of ``block`` users, each block three
+    times over. Any 8 requests in a row are then 8 users (no two wait on
+    one user's lock), and a token is recorded as used (one UPDATE a
+    minute, ApiToken.touch) on one submit in three, as in the Python-client
+    bench before; rotating over all the users instead would write it on
+    every submit, which no client does."""
     body = json.dumps(JOB_BODY)
-    return [("POST", "/api/v1/jobs", {**bearer(t), "Content-Type": "application/json"}, body) for t in tokens]
+    order = []
+    for start in range(0, len(tokens), block):
+        order += tokens[start : start + block] * per_user
+    return [("POST", "/api/v1/jobs", {**bearer(t), "Content-Type": "application/json"}, body) for t in order]
 
 
 def status_requests(jobs, etags=None):
