@@ -25,6 +25,7 @@ import queue
 import struct
 import threading
 from collections import deque
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
@@ -265,12 +266,31 @@ class ParallelMp3Writer:
     blocks each, and the output of the later ones until the earlier finish.
     """
 
-    def __init__(self, out: BinaryIO, sample_rate: int, min_piece_seconds: float = MIN_PIECE_SECONDS):
+    def __init__(
+        self,
+        out: BinaryIO,
+        sample_rate: int,
+        min_piece_seconds: float = MIN_PIECE_SECONDS,
+        *,
+        copied: Stream | None = None,
+        head: int = 0,
+        tail: int | None = None,
+    ):
+        """``copied``: a stream of this very encoder (a source job's file)
+        whose frames are reused as they are: its first ``head`` audio frames
+        before the samples written here, and with ``tail`` its frames from
+        index ``tail`` on after them (the samples written must then end on a
+        frame boundary). Both joins must be at silences, as a cut is, and a
+        tail frame must start with an empty bit reservoir
+        (``Stream.starts_clean``): synthesis.splice finds such places."""
         self.out = out
         self.sample_rate = sample_rate
         self.min_piece = int(min_piece_seconds * sample_rate)
         self.start = out.tell()
-        self.first = self.last = _Piece(0, sample_rate, first=True)
+        self.copied, self.tail_from = copied, tail
+        # With copied frames, the copied stream's Info frame is the one
+        # rewritten at the end, and no encoder reserves one of its own.
+        self.first = self.last = _Piece(0, sample_rate, first=copied is None)
         self.frame_size = self.first.frame_size
         self.pieces: list[_Piece] = [self.first]  # not yet completely written, oldest first
         self.tail = np.zeros(0, dtype=np.float32)  # received, not yet fed: [fed, fed + len(tail))
@@ -281,6 +301,14 @@ class ParallelMp3Writer:
         self.music_crc = 0
         self.unchecked = bytearray()  # written, not yet in music_crc (CRC'd in large slices)
         self.cuts: list[int] = []
+        self.encoded_frames = 0  # audio frames that came from an encoder here (the rest were copied)
+        if copied is not None:
+            if copied.sample_rate != sample_rate or copied.frame_size != self.frame_size:
+                raise ValueError("the copied stream is not at this sample rate")
+            self.out.write(copied.info_frame)
+            self.info_size = len(copied.info_frame)
+            for frame in copied.frames[:head]:
+                self._write_frame(frame)
 
     # The mixer's side ----------------------------------------------------------
 
@@ -360,34 +388,47 @@ class ParallelMp3Writer:
                 # Any later cut is past what was fed: frames before it stay.
                 keep = (self.fed - piece.start) // self.frame_size
             while piece.frames and piece.next_index < keep:
-                frame = piece.frames.popleft()
-                self.out.write(frame)
-                self.unchecked += frame
-                self.frame_sizes.append(len(frame))
+                self._write_frame(piece.frames.popleft())
+                self.encoded_frames += 1
                 piece.next_index += 1
-            if len(self.unchecked) >= 1 << 20:
-                self.music_crc = crc16(self.unchecked, self.music_crc)
-                self.unchecked.clear()
             if not piece.complete:
                 return
             self.pieces.pop(0)  # frames past ``keep`` are dropped with it
             wait_for -= 1
 
+    def _write_frame(self, frame: bytes):
+        self.out.write(frame)
+        self.unchecked += frame
+        self.frame_sizes.append(len(frame))
+        if len(self.unchecked) >= 1 << 20:
+            self.music_crc = crc16(self.unchecked, self.music_crc)
+            self.unchecked.clear()
+
     def close(self):
         if self.last.fed_all:
             return
         self._feed(self.fed + len(self.tail))
-        self._end_piece(self.last, None)
+        keep = None
+        if self.tail_from is not None:
+            # Like a cut before the copied tail: only the frames before it stay.
+            if self.fed % self.frame_size:
+                raise ValueError("the samples before copied frames must end on a frame boundary")
+            keep = (self.fed - self.last.start) // self.frame_size
+        self._end_piece(self.last, keep)
         self._drain(wait_for=len(self.pieces))
+        padding = self.last.padding
+        if self.tail_from is not None:
+            for frame in self.copied.frames[self.tail_from :]:
+                self._write_frame(frame)
+            padding = self.copied.padding  # the copied stream's end is this one's
         self.music_crc = crc16(self.unchecked, self.music_crc)
-        tag = bytearray(self.first.info_frame)
+        tag = bytearray(self.copied.info_frame if self.copied is not None else self.first.info_frame)
         if not tag:
             return
-        if self.last is not self.first:
-            # LAME's Info frame describes the first piece alone: describe the whole.
-            _rewrite_info_frame(
-                tag, self.frame_sizes, self.info_size + sum(self.frame_sizes), self.last.padding, self.music_crc
-            )
+        if self.last is not self.first or self.copied is not None:
+            # LAME's Info frame describes the first piece alone (or the copied
+            # stream): describe the whole.
+            _rewrite_info_frame(tag, self.frame_sizes, self.info_size + sum(self.frame_sizes), padding, self.music_crc)
         end = self.out.tell()
         self.out.seek(self.start)
         self.out.write(bytes(tag))
@@ -430,6 +471,61 @@ def _split_frames(data: bytearray) -> list[bytes]:
         frames.append(bytes(data[at : at + length]))
         at += length
     return frames
+
+
+@dataclass
+class Stream:
+    """An MP3 file this module wrote, split into its frames (``read_stream``)."""
+
+    info_frame: bytes
+    frames: list[bytes]  # the audio frames, after the Info frame
+    sample_rate: int
+    frame_size: int
+    delay: int  # LAME's encoder delay, from the Info frame
+    padding: int  # and its padding at the end: decoders trim both
+
+    @property
+    def samples(self) -> int:
+        """How many samples it decodes to."""
+        return len(self.frames) * self.frame_size - self.delay - self.padding
+
+    def starts_clean(self, index: int) -> bool:
+        """Whether audio frame ``index`` takes none of its data from the frames
+        before it (main_data_begin 0: no bit reservoir), so it and the frames
+        after it decode the same after any other frames: where a fresh
+        encoder's output begins, for one."""
+        frame = self.frames[index]
+        side_info = 4 if frame[1] & 1 else 6  # after the header, and its CRC when protected
+        if (frame[1] >> 3) & 3 == 3:  # MPEG-1: 9 bits
+            return (frame[side_info] << 1 | frame[side_info + 1] >> 7) == 0
+        return frame[side_info] == 0  # MPEG-2 and 2.5: 8 bits
+
+
+def read_stream(data: bytes) -> Stream:
+    """Split a file written by Mp3Writer or ParallelMp3Writer into its Info
+    frame and audio frames; ValueError if it is anything else (a frame that
+    does not parse, bytes left over, no LAME Info frame, a frame count that
+    does not match)."""
+    frames = _split_frames(bytearray(data))
+    if sum(len(frame) for frame in frames) != len(data) or len(frames) < 1:
+        raise ValueError("not a whole MPEG audio stream")
+    info, frames = frames[0], frames[1:]
+    x = max(info.find(b"Xing"), info.find(b"Info"))
+    if x < 0 or info[x + 120 : x + 124] != b"LAME":
+        raise ValueError("no LAME Info frame")
+    (count,) = struct.unpack_from(">I", info, x + 8)
+    if count != len(frames):
+        raise ValueError(f"the Info frame counts {count} frames, the stream has {len(frames)}")
+    version = (info[1] >> 3) & 3
+    delay_and_padding = int.from_bytes(info[x + 141 : x + 144], "big")
+    return Stream(
+        info_frame=info,
+        frames=frames,
+        sample_rate=_RATES[version][(info[2] >> 2) & 3],
+        frame_size=1152 if version == 3 else 576,
+        delay=delay_and_padding >> 12,
+        padding=delay_and_padding & 0xFFF,
+    )
 
 
 def _rewrite_info_frame(tag: bytearray, frame_sizes: list[int], total_bytes: int, padding: int, music_crc: int):

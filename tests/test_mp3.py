@@ -129,3 +129,45 @@ def test_crc16_is_lames_crc_in_any_slices():
     assert mp3.crc16(data[5000:], mp3.crc16(data[:5000])) == one_byte_at_a_time(data)
     assert mp3.crc16(b"") == 0
     assert mp3.crc16(b"123456789") == 0xBB3D  # the CRC-16/ARC check value
+
+
+def test_a_stream_reads_back_with_its_length_and_where_its_pieces_start():
+    samples = speech_with_pauses(40)
+    data, writer = encode_with(mp3.ParallelMp3Writer, samples, min_piece_seconds=2)
+    stream = mp3.read_stream(data)
+    assert stream.samples == len(samples) and (stream.frame_size, stream.delay) == (576, 576)
+    # Each piece's encoder starts with an empty bit reservoir; elsewhere frames lean on the ones before.
+    assert [i for i in range(len(stream.frames)) if stream.starts_clean(i)] == [0] + [c // 576 for c in writer.cuts]
+    for bad in (data[:-1], data[:100], b"ID3" + data, b""):
+        with pytest.raises(ValueError):
+            mp3.read_stream(bad)
+
+
+def test_copied_frames_around_new_samples_make_one_exact_stream():
+    # A re-render (synthesis.splice): the source's frames before a silence,
+    # new samples encoded, then the source's frames from one of its piece
+    # starts on, moved by whole frames.
+    source = speech_with_pauses(40)
+    data, writer = encode_with(mp3.ParallelMp3Writer, source, min_piece_seconds=2)
+    stream = mp3.read_stream(data)
+    begin, tail = writer.cuts[2], writer.cuts[6] // 576
+    # Other speech in place of [begin, old_end), silent at both joins as a cut is.
+    quiet = np.zeros(RATE // 5, np.float32)
+    changed = np.concatenate([quiet, speech_with_pauses(9, pause_every=1.1, seed=5), quiet])
+    old_end = tail * 576
+    shift = begin + len(changed) - old_end
+    shift_frames = -(-shift // 576)
+    changed = np.concatenate([changed, np.zeros(shift_frames * 576 - shift, np.float32)])  # a pad to whole frames
+    new = np.concatenate([source[:begin], changed, source[old_end:]])
+    out = io.BytesIO()
+    with mp3.ParallelMp3Writer(out, RATE, copied=stream, head=begin // 576, tail=tail) as spliced:
+        spliced.write(changed)
+    got = decode(out.getvalue()).samples
+    assert len(got) == len(new) == mp3.read_stream(out.getvalue()).samples
+    assert spliced.encoded_frames == len(changed) // 576
+    whole, _ = encode_with(mp3.ParallelMp3Writer, new, min_piece_seconds=2)
+    assert snr_db(got, new) > snr_db(decode(whole).samples, new) - 0.3
+    before = decode(data).samples
+    assert np.array_equal(got[: begin - 1105], before[: begin - 1105])
+    end = begin + len(changed)
+    assert np.abs(got[end + 576 :] - before[end + 576 - (end - old_end) :]).max() <= 2**-20
