@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -314,6 +314,7 @@ def render_dialogue(
     volumes: Sequence[float] | None = None,
     on_progress: Callable[[str, float], None] | None = None,
     on_block: Callable[[np.ndarray], None] | None = None,
+    pads: Mapping[int, int] | None = None,
 ) -> list[tuple[float, float]]:
     """Mix the turns exactly as ``assemble_dialogue`` does and encode the
     result into ``out`` (a writable, seekable binary file) as ``fmt``,
@@ -330,14 +331,13 @@ def render_dialogue(
     ``PROGRESS_INTERVAL`` seconds of work, with fraction < 1 until the file is
     complete and 1.0 once it is. ``on_block(samples)`` sees each block of
     the mix, in order, as it goes to the encoder (the waveform's peaks are
-    measured there instead of decoding the file again).
+    measured there instead of decoding the file again). ``pads``: samples
+    of silence added to the gap before turn i (a re-render's, to keep the
+    source's MP3 frames: synthesis.splice); only with a gap.
     """
     if not turns:
         raise ValueError("render_dialogue needs at least one turn")
-    gap = round(gap_ms * sample_rate / 1000)
-    crossfade = round(crossfade_ms * sample_rate / 1000)
-    if gap < 0 or crossfade < 0:
-        raise ValueError("gap_ms and crossfade_ms can't be negative")
+    gap, crossfade = _gap_and_crossfade(gap_ms, crossfade_ms, sample_rate, pads)
     count = len(turns)
     progress = _Progress(on_progress, "encoding")
     timings = []
@@ -365,14 +365,10 @@ def render_dialogue(
                 start = fade_in = 0
             else:
                 held_start, tail, previous_length = held
-                if gap:
-                    # turn, silence, turn: two joins, each capped by its own pair.
-                    fade_out = min(crossfade, previous_length // 2, gap // 2)
-                    fade_in = min(crossfade, gap // 2, length // 2)
-                    start = held_start + len(tail) - fade_out + gap - fade_in
-                else:
-                    fade_out = fade_in = min(crossfade, previous_length // 2, length // 2)
-                    start = held_start + len(tail) - fade_out
+                pad = pads.get(i, 0) if pads else 0
+                fade_out, fade_in, advance = _join(previous_length, length, gap, crossfade, pad)
+                # held_start + len(tail) is where the previous turn ends.
+                start = held_start + len(tail) - previous_length + advance
                 if fade_out:
                     tail[len(tail) - fade_out :] *= _ramp(fade_out)[::-1]
                 mixer.add(held_start, tail)
@@ -396,6 +392,106 @@ def render_dialogue(
         progress.at(progress.ALMOST)
     progress.done()
     return timings
+
+
+def _gap_and_crossfade(gap_ms: int, crossfade_ms: int, sample_rate: int, pads) -> tuple[int, int]:
+    gap = round(gap_ms * sample_rate / 1000)
+    crossfade = round(crossfade_ms * sample_rate / 1000)
+    if gap < 0 or crossfade < 0:
+        raise ValueError("gap_ms and crossfade_ms can't be negative")
+    if pads and (not gap or min(pads.values()) < 0):
+        raise ValueError("pads lengthen a gap: they need one, and can't be negative")
+    return gap, crossfade
+
+
+def _join(previous_length: int, length: int, gap: int, crossfade: int, pad: int = 0) -> tuple[int, int, int]:
+    """How a turn follows the previous one: the previous turn's fade-out,
+    this turn's fade-in, and how far after the previous turn's start this
+    one starts. ``pad`` samples of silence are added to the gap without
+    changing its fades, so the turns themselves are mixed the same."""
+    if gap:
+        # turn, silence, turn: two joins, each capped by its own pair.
+        fade_out = min(crossfade, previous_length // 2, gap // 2)
+        fade_in = min(crossfade, gap // 2, length // 2)
+        return fade_out, fade_in, previous_length - fade_out + gap + pad - fade_in
+    fade = min(crossfade, previous_length // 2, length // 2)
+    return fade, fade, previous_length - fade
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where render_dialogue puts a turn: its first sample in the mix, its
+    length, and how many samples at each end it fades."""
+
+    start: int
+    length: int
+    fade_in: int
+    fade_out: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+
+def layout(
+    lengths: Sequence[int], *, gap_ms: int, crossfade_ms: int, sample_rate: int, pads: Mapping[int, int] | None = None
+) -> list[Place]:
+    """Where render_dialogue places turns of these lengths (in samples at
+    ``sample_rate``, after resampling), without their audio. The mix ends at
+    the last turn's end; every sample that no turn covers is exactly 0."""
+    gap, crossfade = _gap_and_crossfade(gap_ms, crossfade_ms, sample_rate, pads)
+    places: list[Place] = []
+    for i, length in enumerate(lengths):
+        if not places:
+            places.append(Place(0, length, 0, 0))
+            continue
+        previous = places[-1]
+        fade_out, fade_in, advance = _join(previous.length, length, gap, crossfade, pads.get(i, 0) if pads else 0)
+        places[-1] = Place(previous.start, previous.length, previous.fade_in, fade_out)
+        places.append(Place(previous.start + advance, length, fade_in, 0))
+    return places
+
+
+def mix_span(
+    turns: Sequence[Callable[[], Audio]],
+    places: Sequence[Place],
+    begin: int,
+    end: int,
+    write: Callable[[np.ndarray], None],
+    *,
+    sample_rate: int,
+    volumes: Sequence[float] | None = None,
+    on_progress: Callable[[], None] | None = None,
+):
+    """Write samples [begin, end) of the mix render_dialogue makes of these
+    turns placed at ``places`` (``layout``'s), bit for bit the same (each
+    turn normalised, scaled and faded the same way, the turns summed in the
+    same order), in blocks as ``render_dialogue``'s ``on_block`` sees them
+    (not yet clipped for the encoder). Only the turns that reach into the
+    span are loaded, one at a time."""
+    mixer = _Mixer(write)
+    mixer.written = begin
+    for i, (load, place) in enumerate(zip(turns, places)):
+        if place.end <= begin or place.start >= end:
+            continue
+        mixer.flush(min(place.start, end), lambda _done: on_progress and on_progress())
+        turn = load()
+        samples = resample(turn.samples, turn.sample_rate, sample_rate)
+        del turn
+        if len(samples) != place.length:
+            raise ValueError(f"turn {i} has {len(samples)} samples, not the {place.length} it was placed with")
+        if not samples.flags.writeable:
+            samples = samples.copy()
+        _normalize_in_place(samples)
+        if volumes is not None:
+            apply_volume(samples, volumes[i])
+        if place.fade_in:
+            samples[: place.fade_in] *= _ramp(place.fade_in)
+        if place.fade_out:
+            samples[len(samples) - place.fade_out :] *= _ramp(place.fade_out)[::-1]
+        start = max(place.start, begin)
+        mixer.add(start, samples[start - place.start : end - place.start])
+    mixer.flush(end, lambda _done: on_progress and on_progress())
 
 
 def _tapped(write, tap):

@@ -14,7 +14,9 @@ from synthesis.audio import (
     decode,
     encode,
     estimate_duration_seconds,
+    layout,
     loudness_dbfs,
+    mix_span,
     normalize_loudness,
     render_dialogue,
     resample,
@@ -228,6 +230,53 @@ def test_render_writes_the_same_samples_and_timings_as_assemble(seed):
 
     assert timings == expected_timings
     assert np.array_equal(np.frombuffer(data, dtype="<f4"), np.clip(expected.samples, -1, 1))
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_layout_and_a_span_of_the_mix_are_the_renders_to_the_bit(seed):
+    # What a re-render that reuses its source's MP3 relies on (synthesis.splice):
+    # turns placed without their audio, and any span of the mix made alone.
+    rng = np.random.default_rng(seed)
+    turns, gap_ms, crossfade_ms = random_dialogue(rng)
+    turns = [Audio(resample(t.samples, t.sample_rate, RATE), RATE) for t in turns]
+    pads = {int(i): int(rng.integers(0, 576)) for i in rng.integers(1, 12, 3) if i < len(turns)}
+    pads = pads if round(gap_ms * RATE / 1000) else None
+    volumes = [float(v) for v in rng.choice([0.5, 1.0, 1.5], len(turns))]
+    blocks = []
+    timings = render_dialogue(
+        loaders(turns), io.BytesIO(), fmt="f32", gap_ms=gap_ms, crossfade_ms=crossfade_ms, sample_rate=RATE,
+        volumes=volumes, on_block=blocks.append, pads=pads,
+    )  # fmt: skip
+    mix = np.concatenate(blocks)
+    places = layout(
+        [len(t.samples) for t in turns], gap_ms=gap_ms, crossfade_ms=crossfade_ms, sample_rate=RATE, pads=pads
+    )
+    assert [(1000 * p.start / RATE, 1000 * p.end / RATE) for p in places] == timings
+    assert places[-1].end == len(mix)
+    for begin, end in [(0, len(mix)), *np.sort(rng.integers(0, len(mix) + 1, (4, 2)), axis=1).tolist()]:
+        loaded, span = [], []
+        counted = [
+            lambda i=i, load=load, loaded=loaded: loaded.append(i) or load() for i, load in enumerate(loaders(turns))
+        ]
+        mix_span(counted, places, begin, end, span.append, sample_rate=RATE, volumes=volumes)
+        got = np.concatenate(span) if span else np.zeros(0, np.float32)
+        assert np.array_equal(got, mix[begin:end])
+        # Only the turns that reach into the span are read.
+        assert loaded == [i for i, p in enumerate(places) if p.end > begin and p.start < end]
+
+
+def test_a_pad_lengthens_one_gap_and_nothing_else():
+    turns = [speech_like(1, 0.5), speech_like(1, 0.5), speech_like(1, 0.5)]
+    plain_data, plain = render(turns)
+    padded_data, padded = render(turns, pads={2: 100})
+    assert padded[:2] == plain[:2]
+    assert [(a - b) * RATE / 1000 for a, b in zip(padded[2], plain[2])] == pytest.approx([100, 100])
+    plain_samples, padded_samples = np.frombuffer(plain_data, "<f4"), np.frombuffer(padded_data, "<f4")
+    start = round(plain[2][0] * RATE / 1000)
+    assert np.array_equal(padded_samples[:start], plain_samples[:start])
+    assert np.array_equal(padded_samples[start + 100 :], plain_samples[start:])
+    with pytest.raises(ValueError):
+        render(turns, gap_ms=0, pads={1: 10})
 
 
 def test_render_takes_the_turns_samples_over():
