@@ -1023,6 +1023,22 @@ class Segment(models.Model):
             return decode_lossless(f.read())
 
 
+class Waveform(models.Model):
+    """The loudest sample of every block (``waveform.BLOCK`` samples, in
+    whole percent) of a completed MP3 job's mix: what its waveform's levels
+    are cut from. A new version that reuses the job's MP3 frames
+    (synthesis.splice) takes the levels of the blocks it reuses from here
+    instead of mixing those turns again. About 46 KB for 20 minutes; kept
+    out of ``result_metadata``, which the API returns."""
+
+    job = models.OneToOneField(Job, on_delete=models.CASCADE, primary_key=True, related_name="waveform")
+    block = models.PositiveIntegerField(help_text=_("Samples per level."))
+    levels = models.BinaryField(help_text=_("One byte per block: its loudest sample in percent of full scale."))
+
+    def __str__(self):
+        return f"waveform of {self.job_id}"
+
+
 # --- maintained counts ----------------------------------------------------------
 
 

@@ -10,6 +10,11 @@ import numpy as np
 # Enough for a 1,000-turn dialogue's overview to show every turn's shape on a
 # wide screen, and small in the job's metadata (about 3.5 KB as JSON).
 PEAK_COUNT = 1000
+# A long mix is measured in blocks of an MP3 frame (576 samples below 32 kHz,
+# half a frame above; 26 ms at 22.05 kHz): a re-render that reuses its
+# source's frames (synthesis.splice) reuses the source's block levels with
+# them, since its joins and its shift fall on block edges.
+BLOCK = 576
 
 
 class PeakMeter:
@@ -48,11 +53,11 @@ class StreamMeter:
     render's mix, block by block as the encoder gets it: no decoding of the
     file afterwards). Up to ``count × block`` samples it keeps them and gives
     exactly ``peaks``; past that it keeps the loudest sample of each
-    ``block`` samples (256: 12 ms at 22.05 kHz; 8 MB for 6 hours) and the
-    slices are cut at block edges, so they are equal to within one block
+    ``block`` samples (``BLOCK``: 26 ms at 22.05 kHz; 4 MB for 6 hours) and
+    the slices are cut at block edges, so they are equal to within one block
     and each level is still the loudest sample of its slice."""
 
-    def __init__(self, count: int = PEAK_COUNT, block: int = 256):
+    def __init__(self, count: int = PEAK_COUNT, block: int = BLOCK):
         self.count = count
         self.block = block
         self.head: list[np.ndarray] = []  # |samples| while few
@@ -79,10 +84,54 @@ class StreamMeter:
     def levels(self) -> list[int]:
         if self.head is not None:
             return peaks(np.concatenate(self.head) if self.head else np.zeros(0, np.float32), self.count)
-        maxima = np.concatenate(self.maxima + ([self.rest.max(keepdims=True)] if self.rest.size else []))
-        edges = np.linspace(0, maxima.size, self.count + 1).astype(np.int64)
-        loudest = np.maximum.reduceat(maxima, edges[:-1])
-        return [int(v) for v in np.rint(np.clip(loudest, 0.0, 1.0) * 100)]
+        return block_peaks(self.block_levels(), self.count)
+
+    @property
+    def long(self) -> bool:
+        """Whether ``levels`` are cut at block edges (``block_peaks``)."""
+        return self.head is None
+
+    def block_levels(self) -> np.ndarray:
+        """The loudest sample of each block (the last one may be short), in
+        whole percent like the levels: what ``block_peaks`` slices."""
+        if self.head is not None:
+            samples = np.concatenate(self.head) if self.head else np.zeros(0, np.float32)
+            whole = samples.size - samples.size % self.block
+            maxima = [samples[:whole].reshape(-1, self.block).max(axis=1, initial=0.0)]
+            if whole < samples.size:
+                maxima.append(samples[whole:].max(keepdims=True))
+        else:
+            maxima = self.maxima + ([self.rest.max(keepdims=True)] if self.rest.size else [])
+        maxima = np.concatenate(maxima) if maxima else np.zeros(0, np.float32)
+        return np.rint(np.clip(maxima, 0.0, 1.0) * 100).astype(np.uint8)
+
+
+class KnownBlocks:
+    """A long mix's levels when its block levels are known already (a
+    re-render's: synthesis.splice), with StreamMeter's ``levels`` and
+    ``block_levels``."""
+
+    long = True
+
+    def __init__(self, block_levels: np.ndarray, count: int = PEAK_COUNT):
+        self.blocks = np.asarray(block_levels, dtype=np.uint8)
+        self.count = count
+
+    def levels(self) -> list[int]:
+        return block_peaks(self.blocks, self.count)
+
+    def block_levels(self) -> np.ndarray:
+        return self.blocks
+
+
+def block_peaks(block_levels: np.ndarray, count: int = PEAK_COUNT) -> list[int]:
+    """A long mix's levels from its ``StreamMeter.block_levels``: the
+    loudest block of each of ``count`` slices cut at block edges. (Whole
+    percent is rounded from the loudest sample, so the loudest rounded
+    block is the rounded loudest sample.)"""
+    block_levels = np.asarray(block_levels, dtype=np.uint8)
+    edges = np.linspace(0, block_levels.size, count + 1).astype(np.int64)
+    return [int(v) for v in np.maximum.reduceat(block_levels, edges[:-1])]
 
 
 def peaks(samples: np.ndarray, count: int = PEAK_COUNT) -> list[int]:

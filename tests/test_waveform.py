@@ -54,7 +54,7 @@ def test_completion_stores_the_peaks_of_the_real_audio(alice):
     assert 50 <= max(levels) <= 90 and min(levels) == 0
 
 
-@pytest.mark.parametrize("length", [0, 3, 999, 256_000, 256_001, 1_000_000])
+@pytest.mark.parametrize("length", [0, 3, 999, 576_000, 576_001, 1_000_000, 2_000_000])
 def test_a_stream_meter_gives_the_loudest_sample_of_slices_equal_to_a_block(length):
     samples = np.random.default_rng(length).uniform(-0.9, 0.9, length).astype(np.float32)
     if length:
@@ -63,13 +63,18 @@ def test_a_stream_meter_gives_the_loudest_sample_of_slices_equal_to_a_block(leng
     for first in range(0, length, 65536):
         meter.add(samples[first : first + 65536])
     levels = meter.levels()
-    if length <= 1000 * 256:  # kept whole while short: exactly peaks()
+    block_levels = meter.block_levels()
+    assert len(block_levels) == -(-length // 576)
+    assert list(block_levels) == [round(float(np.abs(samples[a : a + 576]).max()) * 100) for a in range(0, length, 576)]
+    if length <= 1000 * 576:  # kept whole while short: exactly peaks()
         assert levels == waveform.peaks(samples)
+        assert not meter.long
         return
+    assert meter.long and levels == waveform.block_peaks(block_levels)
     assert len(levels) == waveform.PEAK_COUNT
     # Slices cut at block edges: each level is the loudest sample of its slice.
-    blocks = -(-length // 256)
-    edges = np.linspace(0, blocks, 1001).astype(np.int64) * 256
+    blocks = -(-length // 576)
+    edges = np.linspace(0, blocks, 1001).astype(np.int64) * 576
     expected = [round(float(np.abs(samples[a:b]).max()) * 100) for a, b in zip(edges, edges[1:])]
     assert levels == expected
     assert levels[np.searchsorted(edges, length // 3, side="right") - 1] == 100
