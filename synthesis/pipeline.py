@@ -29,10 +29,10 @@ from django.db import InterfaceError, OperationalError, connection
 from django.utils import timezone
 from django_q.exceptions import TimeoutException
 
-from synthesis import lexicon, pauses, sentences, versions, waveform
+from synthesis import lexicon, pauses, sentences, splice, versions, waveform
 from synthesis.audio import Audio, estimate_duration_seconds, render_dialogue
 from synthesis.isolation import POLL_SECONDS, ChildEngine, EngineCrashed, ThreadEngine, engine_for
-from synthesis.models import Job, Segment
+from synthesis.models import Job, Segment, Waveform
 from synthesis.providers import PermanentProviderError, Provider, ProviderError, get_provider
 from synthesis.providers.base import Capabilities, VoiceSettings
 from synthesis.render_ahead import RenderAhead
@@ -463,7 +463,7 @@ class SynthesisRun:
 
     def render(self, segments: list[Segment]):
         """Render the dialogue from the kept segments into a temporary file:
-        ``(file, timings, peaks, rate)``. audio.render_dialogue streams: each
+        ``(file, timings, meter, rate)`` (the meter: waveform.StreamMeter). audio.render_dialogue streams: each
         segment is read from storage when the mix reaches it, and memory
         holds about one turn, whatever the dialogue's length."""
         params = self.job.input_params
@@ -486,7 +486,29 @@ class SynthesisRun:
         except BaseException:
             out.close()
             raise
-        return out, timings, meter.levels(), rate
+        return out, timings, meter, rate
+
+    def splice(self, segments: list[Segment]):
+        """A new version's render from its source's MP3 file, mixing and
+        encoding only around what changed (synthesis.splice): like
+        ``render``'s result, or None when the source's file can't be reused."""
+        out = tempfile.TemporaryFile(prefix="ttsjobs-render-")
+        try:
+            spliced = splice.render_from_source(
+                self.job,
+                segments,
+                out,
+                volumes_of=turn_volumes,
+                on_progress=lambda: self.on_render_progress("encoding", 0.0),
+            )
+        except BaseException:
+            out.close()
+            raise
+        if spliced is None:
+            out.close()
+            return None
+        self.gap_padding = spliced.pads
+        return out, spliced.timings, spliced.meter, max(s.sample_rate for s in segments)
 
     def render_and_store(self, segments: list[Segment], mode: str, spoken: list[str] | None = None) -> str:
         """Render the dialogue (or take what the render ahead made of it),
@@ -500,7 +522,10 @@ class SynthesisRun:
             for n, segment in enumerate(segments)
         ]
         rendered = self.ahead.result(self.check) if self.ahead is not None else None
-        out, timings, peaks, rate = rendered or self.render(segments)
+        self.gap_padding = {}
+        if rendered is None and job.based_on_id:
+            rendered = self.splice(segments)
+        out, timings, meter, rate = rendered or self.render(segments)
         with out:
             size = out.tell()
             self.check()
@@ -516,7 +541,7 @@ class SynthesisRun:
             "latency_ms": int((timezone.now() - (job.first_started_at or job.started_at)).total_seconds() * 1000),
             "synthesis_mode": mode,
             "sample_rate": rate,
-            "peaks": peaks,
+            "peaks": meter.levels(),
             "format": job.output_format,
             "size_bytes": size,
             "attempts": job.attempts,
@@ -532,11 +557,23 @@ class SynthesisRun:
             ],
             "sentence_timings": sentence_timings(params["turns"], timings, offsets),
         }
+        if self.gap_padding:
+            # Samples of silence added to the gap before these turns, so the
+            # source's MP3 frames after them could be reused (synthesis.splice).
+            metadata["gap_padding"] = sorted([turn, samples] for turn, samples in self.gap_padding.items())
         if job.based_on_id:
             # A new version: how many turns were copied from the one it is
             # based on rather than spoken (copies keep their original's date,
             # so this holds across a resumed run too: versions.reuse_segments).
             metadata["reused_turns"] = sum(1 for segment in segments if segment.created_at < job.created_at)
+        if job.output_format == "mp3" and meter.long:
+            # For a new version based on this one (synthesis.splice). Kept
+            # first: a job completes with it or not at all (if this run loses
+            # the job, the row goes with the job).
+            blocks = meter.block_levels().tobytes()
+            self.db(
+                lambda: Waveform.objects.update_or_create(job=job, defaults={"block": waveform.BLOCK, "levels": blocks})
+            )
         if not self.db(lambda: job.complete(stored_name, metadata)):
             raise lost()
         self.stored_name = None  # the job's now
@@ -574,7 +611,10 @@ class SynthesisRun:
                 log.info("job resumed job_id=%s kept=%d of %d", job.pk, len(kept), len(keys))
                 if not self.db(lambda: job.record_progress(len(kept))):
                     raise lost()
-            if len(kept) < len(keys) and renders_ahead(turns):
+            # A new version that can reuse its source's file mixes and encodes
+            # only around its changes once they are spoken (synthesis.splice).
+            reuses_file = job.based_on_id and self.db(lambda: splice.source_of(job)) is not None
+            if len(kept) < len(keys) and renders_ahead(turns) and not reuses_file:
                 # Mix and encode while the turns are spoken (synthesis.render_ahead).
                 self.ahead = RenderAhead(
                     kept,

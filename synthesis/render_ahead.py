@@ -101,7 +101,7 @@ class RenderAhead:
     def result(self, check: Callable[[], None]):
         """Once every turn was offered: wait for the render, calling
         ``check`` meanwhile (it may raise: the render is then abandoned).
-        Returns ``(file, timings, peaks, rate)``, the file open and at its
+        Returns ``(file, timings, meter, rate)``, the file open and at its
         end and now the caller's; or None when the turns must be rendered
         the plain way (a later turn had a higher sample rate)."""
         try:
@@ -173,7 +173,7 @@ class RenderAhead:
                 on_progress=self._progress,
                 on_block=meter.add,
             )
-            self._result = (out, timings, meter.levels(), self.rate)
+            self._result = (out, timings, meter, self.rate)
         except BaseException as error:  # handed to the run's thread
             self._error = error
             if out is not None:

@@ -61,10 +61,10 @@ def ahead_of(audios, kept=(), no_memory=False):
 def test_the_render_ahead_is_the_plain_render(kept, no_memory):
     audios = turns([22050] * 5)
     ahead, stored = ahead_of(audios, kept, no_memory)
-    out, timings, peaks, rate = ahead.result(lambda: None)
+    out, timings, meter, rate = ahead.result(lambda: None)
     with out:
         out.seek(0)
-        assert (out.read(), timings, peaks) == plain(audios)
+        assert (out.read(), timings, meter.levels()) == plain(audios)
     assert rate == 22050
     # Spoken turns come from memory unless it is full; kept ones from storage.
     assert [s.loads for s in stored] == [1 if (i in kept or no_memory) else 0 for i in range(5)]
@@ -181,11 +181,11 @@ def test_a_job_stores_exactly_the_render_of_its_segments(alice, monkeypatch, ahe
     assert started == ([1] if ahead else [])
     job.refresh_from_db()
     segments = list(Segment.objects.filter(job=job).order_by("turn_index"))
-    out, timings, peaks, rate = SynthesisRun(job).render(segments)
+    out, timings, meter, rate = SynthesisRun(job).render(segments)
     with out, job.audio.open("rb") as stored:
         out.seek(0)
         assert out.read() == stored.read()
-    assert peaks == job.result_metadata["peaks"] and rate == job.result_metadata["sample_rate"]
+    assert meter.levels() == job.result_metadata["peaks"] and rate == job.result_metadata["sample_rate"]
     assert [(round(a), round(b)) for a, b in timings] == [
         (t["start_ms"], t["end_ms"]) for t in job.result_metadata["turn_timings"]
     ]
