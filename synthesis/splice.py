@@ -265,11 +265,14 @@ def render(
 
 def source_of(job: Job) -> Job | None:
     """The job's source when its file may be reused (one query): a
-    completed MP3 job of the same owner with the same gap and crossfade."""
+    completed MP3 job of the same owner with the same gap and crossfade,
+    whose waveform's blocks were kept."""
     if not job.based_on_id or job.output_format != "mp3":
         return None
     source = (
-        Job.objects.filter(pk=job.based_on_id, owner_id=job.owner_id, status=Job.Status.COMPLETED)
+        Job.objects.filter(
+            pk=job.based_on_id, owner_id=job.owner_id, status=Job.Status.COMPLETED, waveform__isnull=False
+        )
         .exclude(audio="")
         .first()
     )
