@@ -35,7 +35,8 @@ job — the 300-turn dialogue as a job: submitted, then run by
 rerender — the same job, then a new version of it (``based_on``) with one
     line in the middle edited: both jobs' figures, and the re-render's wall
     time as a fraction of the first job's and of the first job's time in
-    provider calls. ``--provider openai`` uses the OpenAI fake of tests/fakes
+    provider calls, the CPU ratio, and what the re-render encoded against
+    what it copied from the first job's MP3 (``spliced``). ``--provider openai`` uses the OpenAI fake of tests/fakes
     over real HTTP, in a process of its own (its CPU is not the worker's),
     each speech request answered ``--latency`` seconds later than it could
     be: a cloud service's time per request.
