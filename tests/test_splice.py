@@ -245,3 +245,25 @@ def test_a_source_file_that_does_not_parse_is_rendered_whole(alice, scripted_pro
     data = second.audio.open("rb").read()
     second.audio.close()
     assert data == full_render(second, "mp3")[0]
+
+
+def silent_stream(samples):
+    out = io.BytesIO()
+    with mp3.ParallelMp3Writer(out, 22050) as writer:
+        writer.write(np.zeros(samples, np.float32))
+    return mp3.read_stream(out.getvalue())
+
+
+def test_without_a_gap_there_is_no_silence_to_cut_at():
+    from synthesis.audio import layout
+    from synthesis.splice import Turn, plan
+
+    source = [Turn(("line", i), 40_000, 1.0) for i in range(30)]
+    edited = [*source[:15], Turn(("edited", 15), 50_000, 1.0), *source[16:]]
+    spacing = {"crossfade_ms": 50, "sample_rate": 22050}
+    for gap_ms, expected in ((0, None), (300, "a plan")):
+        total = layout([t.length for t in source], gap_ms=gap_ms, **spacing)[-1].end
+        found = plan(source, edited, silent_stream(total), source_pads={}, gap_ms=gap_ms, **spacing)
+        assert (found and "a plan") == expected
+    # ... and a stream of another length is not the source's file.
+    assert plan(source, edited, silent_stream(total - 1), source_pads={}, gap_ms=300, **spacing) is None
