@@ -11,7 +11,7 @@ jobs, 60 days of history, 10,000 queued), then
 - in this process (Django's test client, DEBUG off, median of --repeat runs
   after one warm-up): the heavy user's API list (first page, offset 10,000, a
   cursor at the same depth), HTML list (first page, page 500) and its polled
-  fragment, the admin changelist (plain, filtered, searched, page 100) and
+  fragment (every row sent, and nothing changed: 204), the admin changelist (plain, filtered, searched, page 100) and
   the user changelist with its job counts,
   cleanup_jobs --dry-run, job_stats and reap_jobs, each with its query count.
 
@@ -21,6 +21,7 @@ the plain bench/api.py.
 
 import json
 import os
+import re
 import signal
 import statistics
 import sys
@@ -89,14 +90,16 @@ def in_process(heavy, staff, heavy_token, repeat):
     admin = Client(HTTP_HOST="127.0.0.1")
     admin.force_login(staff)
     watch = ",".join(str(pk) for pk in Job.objects.for_user(heavy).active().values_list("pk", flat=True))
+    # The digests of the rows the list shows, which the browser sends back with each poll.
+    shown = re.findall(r'name="shown" value="(\w+)"', site.get("/jobs/", HTTP_HX_REQUEST="true").content.decode())
     # A cursor 10,000 jobs deep (or as deep as the heavy user's jobs go).
     depth = min(10_000, api.get("/api/v1/jobs").json()["total"] - 40)
     cursor = api.get("/api/v1/jobs", {"offset": depth - 20, "limit": 20}).json()["next_cursor"]
 
-    def get(client, url, params=None, **headers):
+    def get(client, url, params=None, status=200, **headers):
         def call():
             response = client.get(url, params or {}, **headers)
-            assert response.status_code == 200, (url, response.status_code, response.get("Location"))
+            assert response.status_code == status, (url, response.status_code, response.get("Location"))
             return response
 
         return call
@@ -117,7 +120,11 @@ def in_process(heavy, staff, heavy_token, repeat):
         "api list, cursor at 10,000 (or the end)": get(api, "/api/v1/jobs", {"cursor": cursor}),
         "html list /jobs/ (heavy user)": get(site, "/jobs/"),
         "html list, page 500": get(site, "/jobs/", {"page": 500}),
+        # Without digests every watched row is sent, as when each has changed.
         "polled fragment": get(site, "/jobs/", {"watch": watch}, HTTP_HX_REQUEST="true", HTTP_HX_TRIGGER="job-list"),
+        "polled fragment, nothing changed (204)": get(
+            site, "/jobs/", {"watch": watch, "shown": shown}, 204, HTTP_HX_REQUEST="true", HTTP_HX_TRIGGER="job-list"
+        ),
         "admin changelist": get(admin, changelist),
         "admin, status + provider filter": get(admin, changelist, {"status__exact": "failed", "provider": "espeak"}),
         "admin, search a title": get(admin, changelist, {"q": "Podcast 4242"}),
