@@ -189,9 +189,10 @@ def test_keyboard_focus_survives_the_polling(page, live_server, alice, bob, log_
         assert page.evaluate("document.activeElement.textContent.trim()") == name, f"focus lost on {path}"
 
 
-def test_list_poll_answers_no_content_while_nothing_changed(page, live_server, alice, log_in):
+def test_list_poll_answers_no_content_while_nothing_changed(page, live_server, alice, bob, log_in):
     """Each poll of a list whose rows show what they would is a 204 that htmx
-    leaves alone: no swap, the polling goes on."""
+    leaves alone: no swap, the polling goes on. A change comes with the next
+    poll, and with it the row's new digest, so the polls are 204s again."""
     job = submitted_job(alice, Job.Status.PENDING)
     log_in("alice", "alice-password")
     statuses = []
@@ -203,7 +204,16 @@ def test_list_poll_answers_no_content_while_nothing_changed(page, live_server, a
     assert statuses and set(statuses) == {204}, statuses
     assert row.get_attribute("data-marker") == "kept"  # never swapped
     expect(page.locator("#job-list")).to_have_attribute("data-polling", "true")
-    # A change is swapped in by the next poll.
+
+    # A job of bob's, older than alice's, now waits ahead of it.
+    ahead = submitted_job(bob, Job.Status.PENDING)
+    Job.objects.filter(pk=ahead.pk).update(created_at=job.created_at - timedelta(seconds=1))
+    expect(row).to_contain_text("place 2 in the queue")
+    assert row.get_attribute("data-marker") is None  # swapped
+    swapped = len(statuses)
+    page.wait_for_timeout(4500)
+    assert statuses[swapped:] and set(statuses[swapped:]) == {204}, statuses
+
     claimed = Job.objects.claim(job.pk, "test-worker")
     assert claimed and claimed.record_progress(1)
     expect(row.locator(".badge")).to_have_text("Processing")
