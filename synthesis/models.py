@@ -14,7 +14,6 @@ from django.db import IntegrityError, connection, connections, models, transacti
 from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.db.models.signals import post_save
-from django.db.models.sql import Query
 from django.dispatch import receiver
 from django.utils import timezone
 from django.utils.translation import get_language, gettext
@@ -181,37 +180,26 @@ class JobManager(models.Manager.from_queryset(JobQuerySet)):
         what PostgreSQL spends on it, and Manager.raw() another 0.25 ms of
         Python. tests/test_views_jobs.py checks that both give the same rows."""
         database = connections[self.db]
-        fields = self.polled_fields()
-        # The ORM's own conversions of what the database sends (UUIDs and
-        # datetimes on SQLite; none on PostgreSQL).
-        compiler = database.ops.compiler("SQLCompiler")(Query(self.model), database, self.db)
-        converters = compiler.get_converters([field.get_col(self.model._meta.db_table) for field in fields])
+        columns = polled_columns()
         with database.cursor() as cursor:
             cursor.execute(*self.polled_rows_sql(user, ids))
             rows = cursor.fetchall()
-        if converters:
-            rows = compiler.apply_converters(rows, converters)
-        names = [field.attname for field in fields]
+        width = len(columns.fields)
         jobs = []
         for row in rows:
-            job = self.model.from_db(self.db, names, row[: len(names)])
-            assignments, duration_ms, job.queue_position = row[len(names) :]
+            job = columns.build(database, row[:width])
+            assignments, duration_ms, job.queue_position = row[width:]
             # JSON comes as text from both databases.
             job.assignments = json.loads(assignments) if assignments is not None else None
             job.duration_ms = json.loads(duration_ms) if duration_ms is not None else None
             jobs.append(job)
         return jobs
 
-    def polled_fields(self) -> list:
-        """Job.ROW_FIELDS in the model's order, the order from_db takes them in."""
-        return [field for field in self.model._meta.concrete_fields if field.attname in Job.ROW_FIELDS]
-
     def polled_rows_sql(self, user, ids) -> tuple[str, list]:
-        """polled_rows' query: polled_fields(), then assignments, duration_ms
+        """polled_rows' query: polled_columns(), then assignments, duration_ms
         and queue_position."""
         database = connections[self.db]
-        fields = self.polled_fields()
-        columns = ", ".join(f"j.{database.ops.quote_name(field.column)}" for field in fields)
+        columns = polled_columns().sql(database, alias="j")
         table = database.ops.quote_name(self.model._meta.db_table)
         watched = ""
         if ids:
@@ -1275,16 +1263,19 @@ class RawColumns:
     into an instance as the ORM makes them (the backend's converters, then
     the field's: a UUID from SQLite's text, a dict from JSON)."""
 
-    def __init__(self, model, exclude=()):
+    def __init__(self, model, exclude=(), only=None):
         self.model = model
         self.table = model._meta.db_table
-        self.fields = [f for f in model._meta.concrete_fields if f.name not in exclude]
+        self.fields = [
+            f for f in model._meta.concrete_fields if f.name not in exclude and (only is None or f.name in only)
+        ]
         self.attnames = [f.attname for f in self.fields]
         self._converters = {}
 
-    def sql(self, conn) -> str:
+    def sql(self, conn, alias=None) -> str:
+        """The columns, qualified by the table's name or by ``alias``."""
         qn = conn.ops.quote_name
-        return ", ".join(f"{qn(self.table)}.{qn(f.column)}" for f in self.fields)
+        return ", ".join(f"{qn(alias or self.table)}.{qn(f.column)}" for f in self.fields)
 
     def converters(self, conn):
         if conn.alias not in self._converters:
@@ -1340,6 +1331,14 @@ class TokenQuery:
 
 
 _token_queries = {}
+_polled_columns = []
+
+
+def polled_columns() -> RawColumns:
+    """Job.ROW_FIELDS as JobManager.polled_rows reads them (made once per process)."""
+    if not _polled_columns:
+        _polled_columns.append(RawColumns(Job, only=Job.ROW_FIELDS))
+    return _polled_columns[0]
 
 
 def token_query(conn, *, with_job: bool, job_defer: tuple, lexicon: bool) -> TokenQuery:
